@@ -1,0 +1,348 @@
+/* actors/actor.c — actor lifecycle: the counting allocator, state creation from a chunk, the
+ * run loop (drain the mailbox, resume ready tasks, detect deadlock), and the end of an actor.
+ * Only the worker currently running an actor touches its Lua state and task lists. */
+#include "actors/actor.h"
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "actors/pidtab.h"
+#include "actors/sandbox.h"
+#include "actors/sched.h"
+#include "actors/task.h"
+#include "core/clock.h"
+#include "core/codec.h"
+
+#define PREEMPT_NS 2000000 /* a coroutine is yielded after ~2 ms without blocking */
+#define HOOK_COUNT 1000    /* instructions between preemption checks */
+#define DRAIN_BATCH 4096   /* mailbox entries handled per run before tasks get a turn */
+
+static actor_handler handlers[MB_SIGNAL + 1];
+static void (*cleanup_fn)(actor *a);
+
+void actor_set_handler(uint32_t kind, actor_handler fn) {
+  if (kind <= MB_SIGNAL) handlers[kind] = fn;
+}
+void actor_set_cleanup(void (*fn)(actor *a)) { cleanup_fn = fn; }
+
+/* ---- memory ---- */
+
+static void *actor_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  actor *a = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    a->mem_used -= old;
+    return NULL;
+  }
+  if (nsize > old && a->mem_used + (nsize - old) > a->mem_limit) {
+    a->mem_exceeded = true; /* sticky: the actor is ended as soon as control returns */
+    return NULL;
+  }
+  void *p = realloc(ptr, nsize);
+  if (!p) return NULL;
+  a->mem_used = a->mem_used - old + nsize;
+  return p;
+}
+
+/* ---- preemption ---- */
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+  actor *a = actor_of(L);
+  if (!a->current) return;
+  if (a->mem_exceeded || clock_mono_ns() - a->slice_start > PREEMPT_NS) {
+    if (lua_isyieldable(L)) {
+      a->preempted = true;
+      lua_yield(L, 0);
+    } else if (a->mem_exceeded) {
+      luaL_error(L, "memory limit exceeded");
+    }
+  }
+}
+
+/* ---- creation ---- */
+
+static void actor_destroy(mailbox *mb) {
+  actor *a = (actor *)mb;
+  free(a->entry_id);
+  free(a->exit_error);
+  wbuf_free(&a->exit_result);
+  free(a);
+}
+
+void actor_retain(actor *a) { mbox_retain(&a->mb); }
+void actor_release(actor *a) { mbox_release(&a->mb); }
+
+typedef struct load_args {
+  const actor_config *cfg;
+} load_args;
+
+static int load_chunk(lua_State *L) {
+  actor *a = actor_of(L);
+  const actor_config *cfg = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  sandbox_open(L, NULL);
+  int st = luaL_loadbufferx(L, cfg->chunk, cfg->chunk_len, cfg->chunk_name ? cfg->chunk_name : "=chunk",
+                            cfg->chunk_is_binary ? "b" : "t");
+  if (st != LUA_OK) return lua_error(L);
+  int nargs = 0;
+  if (cfg->args && cfg->args_len) {
+    
+    nargs = wcodec_decode_n(L, cfg->args, cfg->args_len);
+    if (nargs < 0) return luaL_error(L, "malformed arguments for the actor");
+  }
+  task_new(a, L, nargs);
+  return 0;
+}
+
+actor *actor_spawn(const actor_config *cfg, char *err, size_t errlen) {
+  actor *a = calloc(1, sizeof *a);
+  if (!a) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  mbox_init(&a->mb, sched_notify, actor_destroy);
+  a->mem_limit = cfg->memory_limit ? cfg->memory_limit : ACTOR_DEFAULT_MEMORY_LIMIT;
+  a->entry_id = strdup(cfg->entry_id ? cfg->entry_id : "");
+  a->on_exit = cfg->on_exit;
+  a->on_exit_ud = cfg->on_exit_ud;
+  a->L = lua_newstate(actor_alloc, a);
+  if (!a->L) {
+    snprintf(err, errlen, "cannot create a Lua state (memory limit too small?)");
+    actor_destroy(&a->mb);
+    return NULL;
+  }
+  *(actor **)lua_getextraspace(a->L) = a;
+  lua_sethook(a->L, count_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  /* thread -> task map used by coroutine.resume's guard; weak keys */
+  lua_newtable(a->L);
+  lua_createtable(a->L, 0, 1);
+  lua_pushliteral(a->L, "k");
+  lua_setfield(a->L, -2, "__mode");
+  lua_setmetatable(a->L, -2);
+  lua_rawsetp(a->L, LUA_REGISTRYINDEX, (void *)&task_block_marker);
+
+  lua_pushcfunction(a->L, load_chunk);
+  lua_pushlightuserdata(a->L, (void *)cfg);
+  if (lua_pcall(a->L, 1, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(a->L, -1);
+    snprintf(err, errlen, "%s", a->mem_exceeded ? "memory limit exceeded while loading" : msg ? msg : "cannot load chunk");
+    task_destroy_all(a);
+    lua_close(a->L);
+    a->L = NULL;
+    actor_destroy(&a->mb);
+    return NULL;
+  }
+  a->status = ACTOR_RUNNING;
+  pidtab_add(a);
+  lua_pushstring(a->L, a->entry_id);
+  lua_setfield(a->L, LUA_REGISTRYINDEX, "wisp.entry");
+  char pidbuf[32];
+  actor_format_pid(a->pid, pidbuf, sizeof pidbuf);
+  lua_pushstring(a->L, pidbuf);
+  lua_setfield(a->L, LUA_REGISTRYINDEX, "wisp.pid");
+  actor_retain(a); /* the caller's reference; the initial one is the actor's own */
+  sched_notify(&a->mb);
+  return a;
+}
+
+void actor_terminate(actor *a) {
+  mbox_post(&a->mb, mbox_entry_new(MB_SIGNAL, 0, EXIT_TERMINATED, NULL, 0));
+}
+
+/* ---- ending ---- */
+
+void actor_fail(actor *a, int kind, const char *msg) {
+  if (a->status == ACTOR_DONE) return;
+  a->status = ACTOR_DONE;
+  a->exit_kind = kind;
+  free(a->exit_error);
+  a->exit_error = strdup(msg ? msg : "actor failed");
+}
+
+/* Builds "message\nstack traceback:..." for an error raised in task t. */
+static int describe_error(lua_State *L) {
+  lua_State *co = lua_touserdata(L, 1);
+  lua_settop(L, 2); /* error value copy at 2 */
+  const char *msg;
+  if (lua_type(L, 2) == LUA_TSTRING || lua_type(L, 2) == LUA_TNUMBER) {
+    msg = lua_tostring(L, 2);
+  } else {
+    msg = luaL_tolstring(L, 2, NULL);
+  }
+  if (co) luaL_traceback(L, co, msg, 0);
+  else lua_pushstring(L, msg);
+  return 1;
+}
+
+static void fail_from_error(actor *a, wtask *t, int kind) {
+  lua_State *L = a->L;
+  if (a->mem_exceeded) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "memory limit exceeded: the actor needs more than %zu bytes (limit %zu MiB)",
+             a->mem_limit, a->mem_limit >> 20);
+    actor_fail(a, EXIT_MEMORY, buf);
+    return;
+  }
+  lua_pushcfunction(L, describe_error);
+  lua_pushlightuserdata(L, t ? t->co : NULL);
+  if (t) {
+    lua_pushvalue(t->co, -1);
+    lua_xmove(t->co, L, 1);
+  } else {
+    lua_pushvalue(L, -3);
+  }
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+    actor_fail(a, kind, "error (its message could not be converted to a string)");
+  } else {
+    actor_fail(a, kind, lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
+}
+
+static int record_results(lua_State *L) {
+  actor *a = actor_of(L);
+  lua_State *co = lua_touserdata(L, 1);
+  int n = (int)lua_tointeger(L, 2);
+  lua_settop(L, 0);
+  luaL_checkstack(L, n + 4, "results");
+  lua_xmove(co, L, n);
+  /* `return nil, err` and `return false` are failures (SPEC.md, wisp exec) */
+  if (n >= 1 && (lua_isnil(L, 1) && n >= 2 && !lua_isnil(L, 2))) {
+    a->exit_returned_failure = true;
+    lua_pushvalue(L, 2);
+    const char *m = luaL_tolstring(L, -1, NULL);
+    free(a->exit_error);
+    a->exit_error = strdup(m);
+  } else if (n >= 1 && lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
+    a->exit_returned_failure = true;
+    free(a->exit_error);
+    a->exit_error = strdup(n >= 2 ? luaL_tolstring(L, 2, NULL) : "returned false");
+  }
+  lua_settop(L, n);
+
+  char err[200];
+  wbuf_reset(&a->exit_result);
+  if (wcodec_encode_n(L, 1, n, &a->exit_result, err, sizeof err) != 0) wbuf_reset(&a->exit_result);
+  return 0;
+}
+
+static void main_returned(actor *a, wtask *t, int nres) {
+  lua_State *L = a->L;
+  lua_pushcfunction(L, record_results);
+  lua_pushlightuserdata(L, t->co);
+  lua_pushinteger(L, nres);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+  a->status = ACTOR_DONE;
+  a->exit_kind = EXIT_NORMAL;
+}
+
+/* ---- running ---- */
+
+static void resume_task(actor *a, wtask *t) {
+  int nargs = t->nres, nres = 0;
+  t->nres = 0;
+  t->state = TASK_RUNNING;
+  a->current = t;
+  a->preempted = false;
+  a->slice_start = clock_mono_ns();
+  int st = lua_resume(t->co, a->L, nargs, &nres);
+  a->current = NULL;
+  if (a->mem_exceeded) {
+    fail_from_error(a, NULL, EXIT_MEMORY);
+    return;
+  }
+  if (st == LUA_YIELD) {
+    bool block = nres == 1 && lua_touserdata(t->co, -1) == (void *)&task_block_marker;
+    lua_pop(t->co, nres);
+    if (!block || t->state != TASK_BLOCKED) {
+      /* preempted, or an explicit coroutine.yield(): run again after the others */
+      if (t->state != TASK_READY) task_make_ready(a, t);
+    }
+    a->preempted = false;
+    return;
+  }
+  if (st == LUA_OK) {
+    t->state = TASK_DONE;
+    if (t->is_main) main_returned(a, t, nres);
+    else task_free(a, t);
+    return;
+  }
+  fail_from_error(a, t, EXIT_ERROR);
+}
+
+static int drain(lua_State *L) {
+  actor *a = lua_touserdata(L, 1);
+  mbox_entry **cur = lua_touserdata(L, 2);
+  for (int n = 0; n < DRAIN_BATCH; n++) {
+    mbox_entry *e = mbox_take(&a->mb);
+    if (!e) break;
+    *cur = e;
+    if (e->kind == MB_SIGNAL) {
+      actor_fail(a, (int)e->arg, "terminated");
+    } else if (e->kind <= MB_SIGNAL && handlers[e->kind]) {
+      handlers[e->kind](L, a, e);
+    }
+    *cur = NULL;
+    mbox_entry_free(e);
+    if (a->status == ACTOR_DONE) break;
+  }
+  return 0;
+}
+
+static char *deadlock_message(actor *a) {
+  lua_State *L = a->L;
+  char head[160];
+  snprintf(head, sizeof head,
+           "deadlock: all %d coroutine(s) of the actor are blocked and nothing outside the actor "
+           "can wake them (main coroutine blocked here)", a->ntasks);
+  if (a->main_task) luaL_traceback(L, a->main_task->co, head, 0);
+  else lua_pushstring(L, head);
+  char *m = strdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return m;
+}
+
+int actor_run(actor *a, int64_t slice_ns) {
+  if (a->status == ACTOR_DONE) return RUN_DONE;
+  int64_t start = clock_mono_ns();
+  mbox_entry *cur = NULL;
+  lua_pushcfunction(a->L, drain);
+  lua_pushlightuserdata(a->L, a);
+  lua_pushlightuserdata(a->L, &cur);
+  if (lua_pcall(a->L, 2, 0, 0) != LUA_OK) {
+    if (cur) mbox_entry_free(cur);
+    fail_from_error(a, NULL, EXIT_ERROR);
+  }
+  while (a->status != ACTOR_DONE && a->ready_head) {
+    wtask *t = a->ready_head;
+    a->ready_head = t->next;
+    if (!a->ready_head) a->ready_tail = NULL;
+    t->next = NULL;
+    resume_task(a, t);
+    if (clock_mono_ns() - start > slice_ns) break;
+  }
+  if (a->status == ACTOR_DONE) return RUN_DONE;
+  if (a->ready_head) return RUN_YIELD;
+  if (mbox_maybe_nonempty(&a->mb)) return RUN_YIELD;
+  if (a->ext_pending == 0 && a->ext_waits == 0) {
+    char *m = deadlock_message(a);
+    actor_fail(a, EXIT_DEADLOCK, m);
+    free(m);
+    return RUN_DONE;
+  }
+  return RUN_IDLE;
+}
+
+void actor_finish(actor *a) {
+  if (!a->L) return;
+  mbox_close(&a->mb);
+  pidtab_remove(a);
+  if (cleanup_fn) cleanup_fn(a);
+  task_destroy_all(a);
+  lua_close(a->L);
+  a->L = NULL;
+  if (a->on_exit) a->on_exit(a, a->on_exit_ud);
+  mbox_discard_all(&a->mb);
+  actor_release(a); /* the actor's own reference */
+}

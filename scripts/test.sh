@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: C unit tests (ctest) and Lua tests run by wisp itself.
+# Usage: scripts/test.sh [release|asan|tsan]   (default release). Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-release}
+scripts/setup.sh || exit 1
+case "$mode" in
+  release) dir=build;      flags=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=ON) ;;
+  tsan)    dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=Debug -DWISP_TSAN=ON) ;;
+  *) echo "usage: $0 [release|asan|tsan]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" "${flags[@]}" >/dev/null || exit 1
+cmake --build "$dir" -j"$(nproc)" >/dev/null || { cmake --build "$dir" 2>&1 | tail -40; exit 1; }
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+unit_log=$(mktemp)
+if [ "$mode" = tsan ]; then
+  # TSan: the threaded pieces (queues, scheduler, net loop) are what it can judge
+  ctest --test-dir "$dir" --output-on-failure -R 'mpsc|runq|sched|netloop|mailbox' 2>&1 | tee "$unit_log"
+else
+  ctest --test-dir "$dir" --output-on-failure -j2 2>&1 | tee "$unit_log"
+fi
+unit_total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$unit_log" | tail -1)
+unit_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$unit_log" | tail -1)
+rm -f "$unit_log"
+unit_total=${unit_total:-0}; unit_failed=${unit_failed:-1}
+unit_passed=$((unit_total - unit_failed))
+
+lua_passed=0; lua_failed=0
+if [ "$mode" != tsan ]; then
+  lua_log=$(mktemp)
+  WISP_BIN="$dir/wisp" python3 tests/run_lua.py 2>&1 | tee "$lua_log"
+  lua_passed=$(sed -n 's/^lua: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$lua_log")
+  lua_failed=$(sed -n 's/^lua: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$lua_log")
+  rm -f "$lua_log"
+  lua_passed=${lua_passed:-0}; lua_failed=${lua_failed:-1}
+fi
+
+passed=$((unit_passed + lua_passed)); failed=$((unit_failed + lua_failed))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,656 @@
+/* stdlib/json.c — the `json` module: json.encode, json.decode, json.null (SPEC.md "json"), and
+ * the Lua -> jansson conversion the logger uses (json.h).
+ *
+ * Decisions:
+ *  - json.encode writes text straight from the Lua value (one pass, no jansson tree), compact,
+ *    object keys sorted bytewise so equal tables give equal text. Floats use the shortest of
+ *    %.15g/%.16g/%.17g that reads back to the same double and always carry a '.' or an
+ *    exponent, so 1.0 encodes as 1.0 and decodes back as a float; integers print as integers.
+ *    (jansson's own dumper would print 0.1 as 0.10000000000000001.)
+ *  - json.decode parses with jansson (JSON_DECODE_ANY: any value at the top; JSON_ALLOW_NUL:
+ *    "\u0000" is allowed in strings, since Lua strings hold any byte). Integers beyond 64 bits
+ *    and reals beyond double range are INVALID, as jansson reports them.
+ *  - null: at the top it decodes to nil, as an object member the key is absent, and as an
+ *    array element it decodes to json.null. Arrays keep their positions that way, `#t` stays
+ *    the element count, and decode-then-encode reproduces the array instead of failing on a
+ *    sparse table. json.null is light userdata NULL: equal in every actor and comparable with
+ *    `==`.
+ *  - An empty table encodes as [] (so {} decodes to a table that re-encodes as []).
+ *  - Metatables are ignored: tables are read raw.
+ *  - Scratch memory (output text, key lists) comes from the state's allocator, so it counts
+ *    against the actor's memory limit, and lives in a to-be-closed userdata ("box") that frees
+ *    it on every exit, including Lua errors. The walk itself never raises. */
+#include "stdlib/json.h"
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stdlib/errors.h"
+
+#define BOX_MT "wisp.json.box"
+
+typedef struct jkey {
+  const char *s;
+  size_t len;
+  int sidx; /* stack slot holding the key string (keeps s alive and feeds lua_rawget) */
+} jkey;
+
+typedef struct jbox {
+  lua_Alloc alloc;
+  void *ud;
+  char *out;
+  size_t len, cap;
+  jkey *keys;
+  size_t nkeys, kcap;
+  json_t *root;
+} jbox;
+
+/* ---- box ---- */
+
+static int box_close(lua_State *L) {
+  jbox *b = lua_touserdata(L, 1);
+  if (b->out) b->alloc(b->ud, b->out, b->cap, 0);
+  if (b->keys) b->alloc(b->ud, b->keys, b->kcap * sizeof(jkey), 0);
+  b->out = NULL;
+  b->keys = NULL;
+  b->len = b->cap = b->nkeys = b->kcap = 0;
+  json_decref(b->root);
+  b->root = NULL;
+  return 0;
+}
+
+/* Pushes a to-be-closed box. */
+static jbox *box_push(lua_State *L) {
+  jbox *b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  b->alloc = lua_getallocf(L, &b->ud);
+  if (luaL_newmetatable(L, BOX_MT)) {
+    lua_pushcfunction(L, box_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, box_close);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_toclose(L, -1);
+  return b;
+}
+
+static bool box_grow(jbox *b, void **p, size_t *cap, size_t elem, size_t need, size_t first) {
+  size_t ncap = *cap ? *cap : first;
+  while (ncap < need) {
+    if (ncap > SIZE_MAX / 4 / elem) return false;
+    ncap *= 2;
+  }
+  void *np = b->alloc(b->ud, *p, *cap * elem, ncap * elem);
+  if (!np) return false;
+  *p = np;
+  *cap = ncap;
+  return true;
+}
+
+/* ---- encoder ---- */
+
+typedef struct jstep {
+  bool is_key;
+  lua_Integer index; /* array index, or index into box->keys */
+} jstep;
+
+typedef struct jenc {
+  lua_State *L;
+  jbox *b;
+  int flags;
+  bool tree;  /* build jansson values instead of text */
+  bool oom;
+  int depth;  /* open tables on the current path */
+  const void *open[WJSON_MAX_DEPTH];
+  jstep path[WJSON_MAX_DEPTH];
+  char err[256];
+} jenc;
+
+static bool is_ident(const char *s, size_t n) {
+  if (n == 0 || !(s[0] == '_' || ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))) return false;
+  for (size_t i = 1; i < n; i++) {
+    char c = s[i];
+    if (!(c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+      return false;
+  }
+  return true;
+}
+
+/* Bounded append into e->err. */
+static void err_add(jenc *e, size_t *at, const char *s, size_t n) {
+  size_t room = sizeof e->err - 1 - *at;
+  if (n > room) n = room;
+  memcpy(e->err + *at, s, n);
+  *at += n;
+  e->err[*at] = '\0';
+}
+
+/* Formats "<what> at <path>" into e->err; returns false for the caller to propagate. */
+static bool enc_fail(jenc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool enc_fail(jenc *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(e->err, sizeof e->err, fmt, ap);
+  va_end(ap);
+  size_t at = n < 0 ? 0 : (size_t)n >= sizeof e->err ? sizeof e->err - 1 : (size_t)n;
+  if (e->depth > 0 && !e->oom) err_add(e, &at, " at ", 4);
+  for (int i = 0; i < e->depth && !e->oom; i++) {
+    const jstep *st = &e->path[i];
+    char num[32];
+    if (!st->is_key) {
+      int k = snprintf(num, sizeof num, "[%lld]", (long long)st->index);
+      err_add(e, &at, num, (size_t)k);
+      continue;
+    }
+    const jkey *k = &e->b->keys[st->index];
+    if (is_ident(k->s, k->len)) {
+      if (i > 0) err_add(e, &at, ".", 1);
+      err_add(e, &at, k->s, k->len);
+    } else {
+      err_add(e, &at, "[\"", 2);
+      for (size_t j = 0; j < k->len && j < 40; j++) {
+        char c = k->s[j];
+        err_add(e, &at, (c >= 0x20 && c < 0x7f && c != '"') ? &c : "?", 1);
+      }
+      err_add(e, &at, k->len > 40 ? "...\"]" : "\"]", k->len > 40 ? 5 : 2);
+    }
+  }
+  return false;
+}
+
+static bool enc_oom(jenc *e) {
+  e->oom = true;
+  snprintf(e->err, sizeof e->err, "not enough memory");
+  return false;
+}
+
+static bool out_grow(jenc *e, size_t n) {
+  jbox *b = e->b;
+  if (n > SIZE_MAX - b->len || !box_grow(b, (void **)&b->out, &b->cap, 1, b->len + n, 256))
+    return enc_oom(e);
+  return true;
+}
+
+static inline bool out_reserve(jenc *e, size_t n) {
+  return e->b->cap - e->b->len >= n || out_grow(e, n);
+}
+
+static inline bool out_write(jenc *e, const void *p, size_t n) {
+  if (!out_reserve(e, n)) return false;
+  memcpy(e->b->out + e->b->len, p, n);
+  e->b->len += n;
+  return true;
+}
+
+static inline bool out_putc(jenc *e, char c) {
+  if (!out_reserve(e, 1)) return false;
+  e->b->out[e->b->len++] = c;
+  return true;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (p[0] >= 0x80), 0 if ill-formed: no
+ * overlongs, surrogates or code points above U+10FFFF. */
+static size_t utf8_seq(const uint8_t *p, size_t n) {
+  uint8_t c = p[0];
+  if (c < 0xC2) return 0;
+  if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)) return 0;
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+      return 0;
+    if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+static bool utf8_ok(const char *s, size_t n) {
+  const uint8_t *p = (const uint8_t *)s;
+  for (size_t i = 0; i < n;) {
+    if (p[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t l = utf8_seq(p + i, n - i);
+    if (!l) return false;
+    i += l;
+  }
+  return true;
+}
+
+/* Writes s as a JSON string; false with e->err set on invalid UTF-8. */
+static bool out_string(jenc *e, const char *s, size_t n, const char *what) {
+  static const char hex[] = "0123456789abcdef";
+  const uint8_t *p = (const uint8_t *)s;
+  if (!out_reserve(e, n + 2)) return false;
+  e->b->out[e->b->len++] = '"';
+  size_t run = 0, i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t l = utf8_seq(p + i, n - i);
+      if (!l) return enc_fail(e, "cannot encode invalid UTF-8 %s", what);
+      i += l;
+      continue;
+    }
+    char esc[6] = {'\\', 0, 0, 0, 0, 0};
+    size_t el = 2;
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\f': esc[1] = 'f'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      default:
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        el = 6;
+    }
+    if (!out_write(e, s + run, i - run) || !out_write(e, esc, el)) return false;
+    run = ++i;
+  }
+  return out_write(e, s + run, n - run) && out_putc(e, '"');
+}
+
+static size_t fmt_integer(char *buf, lua_Integer v) {
+  char tmp[24];
+  size_t n = 0;
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  size_t len = 0;
+  if (v < 0) buf[len++] = '-';
+  while (n) buf[len++] = tmp[--n];
+  return len;
+}
+
+/* Shortest round-tripping text of a finite double, always with '.' or an exponent. */
+static size_t fmt_double(char *buf, size_t cap, double d) {
+  if (fabs(d) < 1e15 && d == (double)(int64_t)d) { /* integral: exact, and the common case */
+    size_t n = fmt_integer(buf, (lua_Integer)d);
+    if (n == 1 && buf[0] == '0' && signbit(d)) {
+      memcpy(buf, "-0", 2);
+      n = 2;
+    }
+    memcpy(buf + n, ".0", 3);
+    return n + 2;
+  }
+  int n = 0;
+  for (int prec = 15; prec <= 17; prec++) {
+    n = snprintf(buf, cap, "%.*g", prec, d);
+    if (prec == 17 || strtod(buf, NULL) == d) break;
+  }
+  bool real = false;
+  for (int i = 0; i < n; i++) {
+    if (buf[i] == ',') buf[i] = '.'; /* a locale with a decimal comma */
+    if (buf[i] == '.' || buf[i] == 'e') real = true;
+  }
+  if (!real && (size_t)n + 2 < cap) {
+    buf[n++] = '.';
+    buf[n++] = '0';
+    buf[n] = '\0';
+  }
+  return (size_t)n;
+}
+
+static bool enc_value(jenc *e, int idx, json_t **out);
+
+static int key_cmp(const void *a, const void *b) {
+  const jkey *x = a, *y = b;
+  int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Insertion sort for the usual handful of keys, qsort beyond. */
+static void sort_keys(jkey *k, size_t n) {
+  if (n > 16) {
+    qsort(k, n, sizeof *k, key_cmp);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    jkey x = k[i];
+    size_t j = i;
+    for (; j > 0 && key_cmp(&k[j - 1], &x) > 0; j--) k[j] = k[j - 1];
+    k[j] = x;
+  }
+}
+
+/* Value at the top is encoded as element `st` of the current container, then popped. */
+static bool enc_child(jenc *e, jstep st, json_t **out) {
+  e->path[e->depth - 1] = st;
+  bool ok = enc_value(e, lua_gettop(e->L), out);
+  lua_pop(e->L, 1);
+  return ok;
+}
+
+static bool enc_table(jenc *e, int idx, json_t **out) {
+  lua_State *L = e->L;
+  jbox *b = e->b;
+  const void *self = lua_topointer(L, idx);
+  for (int i = 0; i < e->depth; i++)
+    if (e->open[i] == self) return enc_fail(e, "cannot encode a cycle (table contains itself)");
+  if (e->depth == WJSON_MAX_DEPTH)
+    return enc_fail(e, "cannot encode tables nested deeper than %d levels", WJSON_MAX_DEPTH);
+  if (!lua_checkstack(L, 4)) return enc_oom(e);
+
+  /* Classify the keys; string keys are kept on the stack (and listed in box->keys). */
+  int top = lua_gettop(L);
+  size_t kbase = b->nkeys;
+  lua_Integer nint = 0, minint = LUA_MAXINTEGER, maxint = 0;
+  const char *bad = NULL;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int kt = lua_type(L, -1);
+    if (kt == LUA_TSTRING) {
+      if (!lua_checkstack(L, 3) ||
+          (b->nkeys == b->kcap &&
+           !box_grow(b, (void **)&b->keys, &b->kcap, sizeof(jkey), b->nkeys + 1, 16))) {
+        lua_settop(L, top);
+        b->nkeys = kbase;
+        return enc_oom(e);
+      }
+      jkey *k = &b->keys[b->nkeys++];
+      k->s = lua_tolstring(L, -1, &k->len);
+      k->sidx = lua_gettop(L);
+      lua_pushvalue(L, -1);
+    } else if (kt == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      lua_Integer k = lua_tointeger(L, -1);
+      nint++;
+      if (k < minint) minint = k;
+      if (k > maxint) maxint = k;
+    } else {
+      bad = kt == LUA_TNUMBER ? "float" : lua_typename(L, kt);
+      lua_pop(L, 1);
+      break;
+    }
+  }
+  size_t nstr = b->nkeys - kbase;
+  bool ok;
+  if (bad) {
+    ok = enc_fail(e, "cannot encode a table with a %s key", bad);
+  } else if (nint && nstr) {
+    ok = enc_fail(e, "cannot encode a mixed table (both integer and string keys)");
+  } else if (nint && (minint != 1 || maxint != nint)) {
+    ok = enc_fail(e, "cannot encode a sparse array (integer keys are not 1..n)");
+  } else {
+    e->open[e->depth++] = self;
+    if (nstr == 0) { /* array, or the empty table */
+      json_t *arr = NULL;
+      ok = e->tree ? (arr = json_array()) != NULL || enc_oom(e) : out_putc(e, '[');
+      for (lua_Integer i = 1; ok && i <= nint; i++) {
+        json_t *v = NULL;
+        lua_rawgeti(L, idx, i);
+        ok = (e->tree || i == 1 || out_putc(e, ',')) && enc_child(e, (jstep){false, i}, &v);
+        if (ok && e->tree && json_array_append_new(arr, v)) ok = enc_oom(e);
+      }
+      if (e->tree) {
+        if (ok) *out = arr;
+        else json_decref(arr);
+      } else if (ok) {
+        ok = out_putc(e, ']');
+      }
+    } else {
+      sort_keys(b->keys + kbase, nstr);
+      json_t *obj = NULL;
+      ok = e->tree ? (obj = json_object()) != NULL || enc_oom(e) : out_putc(e, '{');
+      for (size_t i = 0; ok && i < nstr; i++) {
+        const jkey *k = &b->keys[kbase + i];
+        const char *ks = k->s;
+        size_t kl = k->len;
+        e->path[e->depth - 1] = (jstep){true, (lua_Integer)(kbase + i)}; /* names a bad key */
+        if (e->tree) {
+          if (!(e->flags & WJSON_LENIENT) && !utf8_ok(ks, kl)) {
+            ok = enc_fail(e, "cannot encode invalid UTF-8 in an object key");
+            break;
+          }
+        } else if (!(i == 0 || out_putc(e, ',')) || !out_string(e, ks, kl, "in an object key") ||
+                   !out_putc(e, ':')) {
+          ok = false;
+          break;
+        }
+        json_t *v = NULL;
+        lua_pushvalue(L, k->sidx);
+        lua_rawget(L, idx);
+        ok = enc_child(e, (jstep){true, (lua_Integer)(kbase + i)}, &v);
+        if (ok && e->tree && json_object_setn_new_nocheck(obj, ks, kl, v)) ok = enc_oom(e);
+      }
+      if (e->tree) {
+        if (ok) *out = obj;
+        else json_decref(obj);
+      } else if (ok) {
+        ok = out_putc(e, '}');
+      }
+    }
+    if (ok) e->depth--; /* on failure the path stays for the message */
+  }
+  if (ok) {
+    lua_settop(L, top);
+    b->nkeys = kbase;
+  }
+  return ok;
+}
+
+static bool enc_number(jenc *e, int idx, json_t **out) {
+  lua_State *L = e->L;
+  char buf[40];
+  size_t n;
+  if (lua_isinteger(L, idx)) {
+    lua_Integer v = lua_tointeger(L, idx);
+    if (e->tree) return (*out = json_integer(v)) != NULL || enc_oom(e);
+    n = fmt_integer(buf, v);
+    return out_write(e, buf, n);
+  }
+  double d = lua_tonumber(L, idx);
+  if (!isfinite(d)) {
+    const char *name = isnan(d) ? "NaN" : d > 0 ? "Inf" : "-Inf";
+    if (e->tree && (e->flags & WJSON_LENIENT))
+      return (*out = json_string(name)) != NULL || enc_oom(e);
+    return enc_fail(e, "cannot encode %s", name);
+  }
+  if (e->tree) return (*out = json_real(d)) != NULL || enc_oom(e);
+  n = fmt_double(buf, sizeof buf, d);
+  return out_write(e, buf, n);
+}
+
+static bool enc_string(jenc *e, const char *s, size_t n, json_t **out) {
+  if (!e->tree) return out_string(e, s, n, "in a string");
+  if (!(e->flags & WJSON_LENIENT) && !utf8_ok(s, n))
+    return enc_fail(e, "cannot encode invalid UTF-8 in a string");
+  return (*out = json_stringn_nocheck(s, n)) != NULL || enc_oom(e);
+}
+
+static bool enc_null(jenc *e, json_t **out) {
+  if (e->tree) return (*out = json_null()) != NULL;
+  return out_write(e, "null", 4);
+}
+
+static bool enc_value(jenc *e, int idx, json_t **out) {
+  lua_State *L = e->L;
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+      return enc_null(e, out);
+    case LUA_TBOOLEAN: {
+      bool v = lua_toboolean(L, idx);
+      if (e->tree) return (*out = json_boolean(v)) != NULL;
+      return v ? out_write(e, "true", 4) : out_write(e, "false", 5);
+    }
+    case LUA_TNUMBER:
+      return enc_number(e, idx, out);
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      return enc_string(e, s, n, out);
+    }
+    case LUA_TTABLE:
+      return enc_table(e, idx, out);
+    case LUA_TLIGHTUSERDATA:
+      if (lua_touserdata(L, idx) == NULL) return enc_null(e, out);
+      return enc_fail(e, "cannot encode a light userdata");
+    case LUA_TUSERDATA:
+      if ((e->flags & WJSON_ERR_MESSAGE) && werr_is(L, idx)) {
+        const char *m = werr_message(L, idx);
+        return enc_string(e, m, strlen(m), out);
+      }
+      if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) {
+        enc_fail(e, "cannot encode a userdata (%s)", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return false;
+      }
+      return enc_fail(e, "cannot encode a userdata");
+    default:
+      return enc_fail(e, "cannot encode a %s", luaL_typename(L, idx));
+  }
+}
+
+static void enc_init(jenc *e, lua_State *L, jbox *b, int flags, bool tree) {
+  e->L = L;
+  e->b = b;
+  e->flags = flags;
+  e->tree = tree;
+  e->oom = false;
+  e->depth = 0;
+  e->err[0] = '\0';
+}
+
+json_t *wjson_from_lua(lua_State *L, int idx, int flags) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 4, "json");
+  jbox *b = box_push(L);
+  int btop = lua_gettop(L);
+  jenc e;
+  enc_init(&e, L, b, flags, true);
+  json_t *v = NULL;
+  bool ok = enc_value(&e, idx, &v);
+  lua_settop(L, btop); /* a failed walk leaves its keys on the stack */
+  lua_closeslot(L, -1);
+  lua_pop(L, 1);
+  if (!ok) {
+    lua_pushstring(L, e.err);
+    return NULL;
+  }
+  return v;
+}
+
+static int l_encode(lua_State *L) {
+  if (lua_gettop(L) < 1) return luaL_error(L, "bad argument #1 to 'json.encode' (value expected)");
+  lua_settop(L, 1);
+  jbox *b = box_push(L);
+  jenc e;
+  enc_init(&e, L, b, 0, false);
+  if (!enc_value(&e, 1, NULL)) {
+    lua_settop(L, 2);
+    if (e.oom) return werr_fail(L, WERR_INTERNAL, false, "json.encode: %s", e.err);
+    return werr_fail(L, WERR_INVALID, false, "%s", e.err);
+  }
+  lua_pushlstring(L, b->out, b->len);
+  return 1;
+}
+
+/* ---- decoder ---- */
+
+static bool push_value(lua_State *L, json_t *v, int depth) {
+  if (!lua_checkstack(L, 3)) return false;
+  switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+      if (depth >= WJSON_MAX_DEPTH) return false;
+      size_t n = json_object_size(v);
+      lua_createtable(L, 0, n > INT32_MAX ? INT32_MAX : (int)n);
+      for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+        json_t *m = json_object_iter_value(it);
+        if (json_is_null(m)) continue;
+        lua_pushlstring(L, json_object_iter_key(it), json_object_iter_key_len(it));
+        if (!push_value(L, m, depth + 1)) return false;
+        lua_rawset(L, -3);
+      }
+      return true;
+    }
+    case JSON_ARRAY: {
+      if (depth >= WJSON_MAX_DEPTH) return false;
+      size_t n = json_array_size(v);
+      lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
+      for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(v, i);
+        if (json_is_null(m)) lua_pushlightuserdata(L, NULL);
+        else if (!push_value(L, m, depth + 1)) return false;
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+      }
+      return true;
+    }
+    case JSON_STRING:
+      lua_pushlstring(L, json_string_value(v), json_string_length(v));
+      return true;
+    case JSON_INTEGER:
+      lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+      return true;
+    case JSON_REAL:
+      lua_pushnumber(L, json_real_value(v));
+      return true;
+    case JSON_TRUE:
+    case JSON_FALSE:
+      lua_pushboolean(L, json_is_true(v));
+      return true;
+    case JSON_NULL:
+    default:
+      lua_pushnil(L);
+      return true;
+  }
+}
+
+int wjson_push(lua_State *L, const json_t *v) {
+  int top = lua_gettop(L);
+  if (!push_value(L, (json_t *)v, 0)) {
+    lua_settop(L, top);
+    return 0;
+  }
+  return 1;
+}
+
+static int l_decode(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TSTRING)
+    return luaL_error(L, "bad argument #1 to 'json.decode' (string expected, got %s)",
+                      luaL_typename(L, 1));
+  size_t n;
+  const char *s = lua_tolstring(L, 1, &n);
+  lua_settop(L, 1);
+  jbox *b = box_push(L);
+  json_error_t jerr;
+  b->root = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  if (!b->root)
+    return werr_fail(L, WERR_INVALID, false, "invalid JSON at line %d, column %d: %s", jerr.line,
+                     jerr.column, jerr.text);
+  if (!wjson_push(L, b->root))
+    return werr_fail(L, WERR_INVALID, false, "invalid JSON: nested deeper than %d levels",
+                     WJSON_MAX_DEPTH);
+  return 1;
+}
+
+int luaopen_wisp_json(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"encode", l_encode}, {"decode", l_decode}, {"null", NULL}, {NULL, NULL},
+  };
+  luaL_newlib(L, funcs);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+  return 1;
+}

@@ -1,0 +1,3 @@
+-- expect-exit: 1
+-- A script that returns false fails.
+return false
