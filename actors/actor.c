@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "actors/links.h"
+#include "actors/names.h"
 #include "actors/pidtab.h"
 #include "actors/sandbox.h"
 #include "actors/sched.h"
@@ -62,8 +64,17 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
 
 /* ---- creation ---- */
 
+static void (*security_release_fn)(void *ctx);
+void actor_set_security_release(void (*fn)(void *ctx)) { security_release_fn = fn; }
+
 static void actor_destroy(mailbox *mb) {
   actor *a = (actor *)mb;
+  if (a->security && security_release_fn) security_release_fn(a->security);
+  pthread_mutex_destroy(&a->links_mu);
+  free(a->watchers);
+  free(a->links);
+  free(a->base_dir);
+  free(a->exit_error_kind);
   free(a->entry_id);
   free(a->exit_error);
   wbuf_free(&a->exit_result);
@@ -81,7 +92,7 @@ static int load_chunk(lua_State *L) {
   actor *a = actor_of(L);
   const actor_config *cfg = lua_touserdata(L, 1);
   lua_settop(L, 0);
-  sandbox_open(L, NULL);
+  sandbox_open(L, cfg->modules);
   int st = luaL_loadbufferx(L, cfg->chunk, cfg->chunk_len, cfg->chunk_name ? cfg->chunk_name : "=chunk",
                             cfg->chunk_is_binary ? "b" : "t");
   if (st != LUA_OK) return lua_error(L);
@@ -102,6 +113,11 @@ actor *actor_spawn(const actor_config *cfg, char *err, size_t errlen) {
     return NULL;
   }
   mbox_init(&a->mb, sched_notify, actor_destroy);
+  pthread_mutex_init(&a->links_mu, NULL);
+  a->security = cfg->security; /* the caller's reference passes to the actor */
+  a->base_dir = cfg->base_dir ? strdup(cfg->base_dir) : NULL;
+  a->exec_mode = cfg->exec_mode;
+  a->parent = cfg->parent;
   a->mem_limit = cfg->memory_limit ? cfg->memory_limit : ACTOR_DEFAULT_MEMORY_LIMIT;
   a->entry_id = strdup(cfg->entry_id ? cfg->entry_id : "");
   a->on_exit = cfg->on_exit;
@@ -141,6 +157,8 @@ actor *actor_spawn(const actor_config *cfg, char *err, size_t errlen) {
   actor_format_pid(a->pid, pidbuf, sizeof pidbuf);
   lua_pushstring(a->L, pidbuf);
   lua_setfield(a->L, LUA_REGISTRYINDEX, "wisp.pid");
+  if (cfg->link_to) links_link(a, cfg->link_to);
+  if (cfg->monitor_by) links_monitor(cfg->monitor_by, a->pid, cfg->monitor_chan);
   actor_retain(a); /* the caller's reference; the initial one is the actor's own */
   sched_notify(&a->mb);
   return a;
@@ -152,12 +170,47 @@ void actor_terminate(actor *a) {
 
 /* ---- ending ---- */
 
+static const char *default_error_kind(int kind) {
+  switch (kind) {
+  case EXIT_MEMORY: case EXIT_DEADLOCK: return "Internal";
+  case EXIT_TERMINATED: return "Canceled";
+  default: return "";
+  }
+}
+
 void actor_fail(actor *a, int kind, const char *msg) {
   if (a->status == ACTOR_DONE) return;
   a->status = ACTOR_DONE;
   a->exit_kind = kind;
   free(a->exit_error);
   a->exit_error = strdup(msg ? msg : "actor failed");
+  if (!a->exit_error_kind) a->exit_error_kind = strdup(default_error_kind(kind));
+}
+
+/* The kind of an error object (anything with a kind() method), read through its Lua API so
+ * that actors/ stays independent of stdlib/errors. */
+static int read_error_kind(lua_State *L) {
+  if (!lua_isuserdata(L, 1) && !lua_istable(L, 1)) return 0;
+  if (luaL_getmetafield(L, 1, "__name") == LUA_TNIL) return 0;
+  bool is_err = strcmp(lua_tostring(L, -1), "wisp.Error") == 0;
+  lua_pop(L, 1);
+  if (!is_err) return 0;
+  lua_getfield(L, 1, "kind");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void record_error_kind(actor *a, int idx_in_L) {
+  lua_State *L = a->L;
+  idx_in_L = lua_absindex(L, idx_in_L);
+  lua_pushcfunction(L, read_error_kind);
+  lua_pushvalue(L, idx_in_L);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isstring(L, -1)) {
+    free(a->exit_error_kind);
+    a->exit_error_kind = strdup(lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
 }
 
 /* Builds "message\nstack traceback:..." for an error raised in task t. */
@@ -184,20 +237,22 @@ static void fail_from_error(actor *a, wtask *t, int kind) {
     actor_fail(a, EXIT_MEMORY, buf);
     return;
   }
-  lua_pushcfunction(L, describe_error);
-  lua_pushlightuserdata(L, t ? t->co : NULL);
   if (t) {
     lua_pushvalue(t->co, -1);
     lua_xmove(t->co, L, 1);
   } else {
-    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -1);
   }
+  record_error_kind(a, -1);
+  lua_pushcfunction(L, describe_error);
+  lua_pushlightuserdata(L, t ? t->co : NULL);
+  lua_pushvalue(L, -3);
   if (lua_pcall(L, 2, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
     actor_fail(a, kind, "error (its message could not be converted to a string)");
   } else {
     actor_fail(a, kind, lua_tostring(L, -1));
   }
-  lua_pop(L, 1);
+  lua_pop(L, t ? 2 : 3); /* without a task, the error came on L's own stack */
 }
 
 static int record_results(lua_State *L) {
@@ -210,6 +265,7 @@ static int record_results(lua_State *L) {
   /* `return nil, err` and `return false` are failures (SPEC.md, wisp exec) */
   if (n >= 1 && (lua_isnil(L, 1) && n >= 2 && !lua_isnil(L, 2))) {
     a->exit_returned_failure = true;
+    record_error_kind(a, 2);
     lua_pushvalue(L, 2);
     const char *m = luaL_tolstring(L, -1, NULL);
     free(a->exit_error);
@@ -338,6 +394,8 @@ void actor_finish(actor *a) {
   if (!a->L) return;
   mbox_close(&a->mb);
   pidtab_remove(a);
+  names_release_pid(a->pid);
+  links_on_exit(a);
   if (cleanup_fn) cleanup_fn(a);
   task_destroy_all(a);
   lua_close(a->L);

@@ -5,6 +5,7 @@
 #ifndef WISP_ACTOR_H
 #define WISP_ACTOR_H
 #include <lua.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,7 +36,23 @@ typedef struct actor_config {
   size_t memory_limit;      /* 0 = default */
   void (*on_exit)(actor *a, void *ud); /* called once on the worker that ends it */
   void *on_exit_ud;
+  /* set up before the actor can run, so they cannot miss its exit */
+  uint64_t parent;          /* pid of the spawner, 0 for the runtime */
+  uint64_t link_to;         /* link with this pid */
+  uint64_t monitor_by;      /* this pid monitors the new actor... */
+  uint64_t monitor_chan;    /* ...with EXIT delivered to this channel (0 = its events channel) */
+  const char *base_dir;     /* where file:// ids are resolved (exec mode), NULL otherwise */
+  bool exec_mode;           /* file:// ids allowed */
+  const char *const *modules; /* allowed require()s, NULL = all */
+  void *security;           /* security context (retained by the actor), NULL = operator */
 } actor_config;
+
+/* Who watches an actor: an EXIT event goes to pid, into channel chan (0 = events channel). */
+typedef struct actor_watch {
+  uint64_t pid;
+  uint64_t chan;
+  uint64_t ref; /* monitor reference (for unmonitor) */
+} actor_watch;
 
 struct actor {
   mailbox mb; /* first: a mailbox pointer is an actor pointer */
@@ -70,7 +87,23 @@ struct actor {
   bool exit_returned_failure; /* returned nil, err or false */
   void (*on_exit)(actor *a, void *ud);
   void *on_exit_ud;
-  void *ext; /* per-actor state of higher layers (process links, websocket clients) */
+  char *exit_error_kind; /* errors kind of the failure ("" unknown), NULL on normal exit */
+  void *ext; /* per-actor state of higher layers (websocket clients) */
+  void *security; /* security context; released when the actor is destroyed */
+  char *base_dir;
+  bool exec_mode;
+  uint64_t parent;
+
+  /* links and monitors: read and written by other actors' workers under links_mu */
+  pthread_mutex_t links_mu;
+  bool exited;          /* set under links_mu once, when the actor ends */
+  actor_watch *watchers;
+  int nwatchers, capwatchers;
+  uint64_t *links;
+  int nlinks, caplinks;
+  /* touched by the own worker only */
+  bool trap_links;
+  bool events_requested; /* process.events() was called: CANCEL is delivered, not fatal */
 };
 
 /* Creates the actor and its state, loads the chunk and schedules it. Returns NULL with a
@@ -104,6 +137,9 @@ void actor_set_handler(uint32_t kind, actor_handler fn);
 /* Hook for higher layers to release per-actor state (a->ext) when the actor ends, called
  * before the Lua state is closed. */
 void actor_set_cleanup(void (*fn)(actor *a));
+
+/* How the actor releases its security context (set by the security room's user at start-up). */
+void actor_set_security_release(void (*fn)(void *ctx));
 
 /* pid table */
 actor *actor_lookup(uint64_t pid); /* retained, or NULL */

@@ -124,3 +124,24 @@ bool actor_parse_pid(const char *s, size_t len, uint64_t *pid) {
   *pid = v;
   return true;
 }
+
+void pidtab_foreach(void (*fn)(actor *a, void *ud), void *ud) {
+  pthread_once(&init_once, init_shards);
+  for (int i = 0; i < SHARDS; i++) {
+    shard *s = &shards[i];
+    pthread_mutex_lock(&s->mu);
+    size_t n = 0;
+    actor **copy = s->len ? malloc(sizeof *copy * s->len) : NULL;
+    for (size_t j = 0; j < s->cap && copy; j++)
+      if (s->slots[j]) {
+        actor_retain(s->slots[j]);
+        copy[n++] = s->slots[j];
+      }
+    pthread_mutex_unlock(&s->mu);
+    for (size_t j = 0; j < n; j++) {
+      fn(copy[j], ud);
+      actor_release(copy[j]);
+    }
+    free(copy);
+  }
+}

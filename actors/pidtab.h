@@ -5,5 +5,7 @@
 
 uint64_t pidtab_add(actor *a);  /* assigns a->pid */
 void pidtab_remove(actor *a);
+/* Calls fn on every live actor (retained for the call). */
+void pidtab_foreach(void (*fn)(actor *a, void *ud), void *ud);
 
 #endif

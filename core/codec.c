@@ -245,7 +245,8 @@ static int enc_fail_value(enc_ctx *c, const char *what) {
 static int enc_open(enc_ctx *c, const void *ptr, const char *what) { /* what: "table", a type */
   for (const enc_ctx *e = c; e; e = e->parent)
     for (int i = 0; i < e->nopen; i++)
-      if (e->open[i] == ptr) return enc_fail_at(c, c->ncomp, "cannot copy a %s with a cycle", what);
+      if (e->open[i] == ptr)
+        return enc_fail_at(c, c->ncomp, "cannot copy a %s with a cycle", what);
   if (c->depth >= WCODEC_MAX_DEPTH)
     return enc_fail_at(c, c->ncomp, "table nesting deeper than %d", WCODEC_MAX_DEPTH);
   if (!lua_checkstack(c->L, 8))
@@ -399,7 +400,8 @@ static int enc_custom(enc_ctx *c, int idx, const wc_type *t) {
     return -1;
   }
   c->rec->set = false; /* the hook dealt with any failure of its nested calls */
-  if (o->len < start) return enc_fail_at(c, c->ncomp, "cannot copy a %s: encoder shrank the buffer", t->name);
+  if (o->len < start)
+    return enc_fail_at(c, c->ncomp, "cannot copy a %s: its encoder shrank the buffer", t->name);
 
   /* Slide the hook's bytes to make room for their length. */
   uint8_t lenbuf[WC_VARINT_MAX];

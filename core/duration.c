@@ -137,13 +137,14 @@ bool dur_parse(const char *s, size_t len, int64_t *out_ns, char *err, size_t err
     while (p < end && !(*p == '.' || dur_is_digit(*p))) p++;
     if (p == q) return dur_fail(DUR_EMISSING_UNIT, s, len, err, errlen);
     uint64_t unit = 0;
+    size_t ulen = (size_t)(p - q);
     for (size_t i = 0; i < sizeof dur_units / sizeof dur_units[0]; i++) {
-      if (dur_units[i].len == (size_t)(p - q) && memcmp(dur_units[i].name, q, dur_units[i].len) == 0) {
+      if (dur_units[i].len == ulen && memcmp(dur_units[i].name, q, ulen) == 0) {
         unit = dur_units[i].ns;
         break;
       }
     }
-    if (!unit) return dur_fail_unit(q, (size_t)(p - q), s, len, err, errlen);
+    if (!unit) return dur_fail_unit(q, ulen, s, len, err, errlen);
 
     if (v > U63 / unit) return dur_fail(DUR_ERANGE, s, len, err, errlen);
     v *= unit;

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <libgen.h>
+#include <time.h>
 #include "actors/actor.h"
+#include "actors/pidtab.h"
 #include "actors/sched.h"
 #include "core/buf.h"
 #include "core/codec.h"
@@ -137,6 +140,17 @@ static void on_script_exit(actor *a, void *ud) {
   pthread_mutex_unlock(&w->mu);
 }
 
+static void terminate_one(actor *a, void *ud) { actor_terminate(a); }
+
+/* SPEC.md: actors the script spawned that still run when it ends are terminated. */
+static void stop_all_actors(void) {
+  for (int round = 0; round < 5000 && actor_count() > 0; round++) {
+    if (round % 100 == 0) pidtab_foreach(terminate_one, NULL);
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static int encode_args(int argc, char **argv, wbuf *out) {
   lua_State *L = luaL_newstate();
   if (!L) return -1;
@@ -176,9 +190,12 @@ static int cmd_exec(const options *o, int argc, char **argv) {
   snprintf(chunkname, sizeof chunkname, "@%s", path);
   snprintf(entry, sizeof entry, "file://%s", path);
   exit_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+  char dirbuf[4096];
+  snprintf(dirbuf, sizeof dirbuf, "%s", path);
   actor_config cfg = {.entry_id = entry, .chunk = src, .chunk_len = len, .chunk_name = chunkname,
                       .args = args.data, .args_len = args.len,
-                      .on_exit = on_script_exit, .on_exit_ud = &w};
+                      .on_exit = on_script_exit, .on_exit_ud = &w,
+                      .exec_mode = true, .base_dir = dirname(dirbuf)};
   actor *a = actor_spawn(&cfg, err, sizeof err);
   free(src);
   wbuf_free(&args);
@@ -193,6 +210,7 @@ static int cmd_exec(const options *o, int argc, char **argv) {
     pthread_mutex_unlock(&w.mu);
     actor_release(a);
   }
+  stop_all_actors();
   sched_stop();
   net_stop();
   return code;

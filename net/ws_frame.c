@@ -22,6 +22,9 @@
 
 enum { S_HDR, S_PAYLOAD, S_CONTROL, S_CLOSED, S_ERROR };
 
+static const uint8_t no_bytes[1]; /* data of empty chunks: never NULL, so memcpy(dst, data, 0)
+                                     stays defined */
+
 static bool is_control(int op) { return op >= 0x8; }
 
 void ws_parser_init(ws_parser *p, const ws_parser_config *cfg) {
@@ -181,11 +184,11 @@ static int begin_frame(ws_parser *p, ws_event *ev) {
   next_header(p);
   if (p->fin) {
     if (end_of_text_check(p, ev) == WS_ERROR) return WS_ERROR;
-    fill_data(p, ev, NULL, 0, true);
+    fill_data(p, ev, no_bytes, 0, true);
     return WS_EVENT;
   }
   if (!p->msg_started) {
-    fill_data(p, ev, NULL, 0, false);
+    fill_data(p, ev, no_bytes, 0, false);
     return WS_EVENT;
   }
   return WS_NEED_MORE;

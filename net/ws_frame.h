@@ -59,7 +59,7 @@ typedef struct ws_event {
   int opcode;          /* WS_EV_DATA: WS_OP_TEXT or WS_OP_BINARY, the message's opcode */
   unsigned flags;      /* WS_EV_DATA: WS_DATA_* */
   const uint8_t *data; /* DATA: into the caller's input; PING/PONG payload, CLOSE reason: into
-                          the parser (valid until the next ws_parse call) */
+                          the parser (valid until the next ws_parse call). Never NULL. */
   size_t len;
   int code;            /* CLOSE: the received code (1005 when the frame had none);
                           WS_ERROR: the code to close with (1002, 1007 or 1009) */

@@ -226,11 +226,13 @@ static bool parse_status_line(const char *l, size_t n, int *minor, int *status, 
     unsigned char c = (unsigned char)l[i];
     if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
   }
+  int st = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+  if (st < 100) return false;
   *minor = l[7] - '0';
-  *status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+  *status = st;
   reason->ptr = n > 13 ? l + 13 : l + n;
   reason->len = n > 13 ? n - 13 : 0;
-  return *status >= 100;
+  return true;
 }
 
 static int parse_header_line(ws_response *r, const char *l, size_t n) {
@@ -400,8 +402,10 @@ int ws_response_parse(ws_response *r, const char *buf, size_t len, size_t *heade
   static const char http[] = "HTTP/";
   for (size_t i = r->scanned; i < len && i < 5; i++)
     if (buf[i] != http[i]) {
+      if (buf[0] == 0x16) return response_fail(r, "server answered with TLS (use wss://)");
       char shown[SHOW_MAX * 4 + 8];
-      show(shown, sizeof shown, buf, len < 16 ? len : 16, 16);
+      show(shown, sizeof shown, buf, i + 1, 8); /* up to the first wrong byte: the message
+                                                   does not depend on how bytes arrived */
       return response_fail(r, "not an HTTP response (starts with \"%s\")", shown);
     }
   /* scan_state: 0 inside a line, 1 CR inside a line, 2 at a line start, 3 CR at a line start */

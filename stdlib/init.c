@@ -4,6 +4,7 @@
 #include "core/codec.h"
 #include "stdlib/errors.h"
 #include "stdlib/stdlib.h"
+#include "stdlib/process.h"
 #include "stdlib/time.h"
 
 void stdlib_init(void) {
@@ -19,4 +20,5 @@ void stdlib_init(void) {
 
   wcodec_register_type(1, WERR_MT, werr_encode, werr_decode);
   time_register();
+  process_register();
 }

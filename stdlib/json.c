@@ -295,6 +295,35 @@ static size_t fmt_double(char *buf, size_t cap, double d) {
     memcpy(buf + n, ".0", 3);
     return n + 2;
   }
+  /* Few decimals (prices, ratios): the shortest k with m / 10^k == d for an integer m gives
+   * the text m with k decimals. m and 10^k are exact doubles and IEEE division rounds
+   * correctly, so strtod of that text yields d again. */
+  static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+  double ad = fabs(d);
+  if (ad >= 1e-4 && ad < 1e9) {
+    for (int k = 1; k <= 6; k++) {
+      double m = nearbyint(ad * p10[k]);
+      if (m / p10[k] != ad) continue;
+      char digits[24];
+      size_t nd = fmt_integer(digits, (lua_Integer)m), n = 0;
+      if (d < 0) buf[n++] = '-';
+      if (nd <= (size_t)k) {
+        buf[n++] = '0';
+        buf[n++] = '.';
+        for (size_t z = nd; z < (size_t)k; z++) buf[n++] = '0';
+        memcpy(buf + n, digits, nd);
+        n += nd;
+      } else {
+        memcpy(buf + n, digits, nd - (size_t)k);
+        n += nd - (size_t)k;
+        buf[n++] = '.';
+        memcpy(buf + n, digits + nd - k, (size_t)k);
+        n += (size_t)k;
+      }
+      buf[n] = '\0';
+      return n;
+    }
+  }
   int n = 0;
   for (int prec = 15; prec <= 17; prec++) {
     n = snprintf(buf, cap, "%.*g", prec, d);
@@ -626,12 +655,297 @@ int wjson_push(lua_State *L, const json_t *v) {
   return 1;
 }
 
+/* ---- fast decoder ----
+ * A strict RFC 8259 parser that builds Lua values in one pass. It accepts a subset of what
+ * jansson accepts (JSON_DECODE_ANY | JSON_ALLOW_NUL) and yields the same values; on anything
+ * else (syntax errors, integers beyond 64 bits, reals beyond double range or written with more
+ * than 63 characters, "\u0000" in a key, nesting deeper than WJSON_MAX_DEPTH, a locale whose
+ * strtod disagrees) it gives up without a message and jansson parses the input again, so
+ * jansson alone decides what is an error and how it is reported. fuzz_json checks that both
+ * paths agree. jansson's tree (a malloc per value, a hash table per object) made decoding a
+ * 1 KiB message several times slower. */
+
+typedef struct jdec {
+  lua_State *L;
+  const char *p, *end;
+  int depth;
+} jdec;
+
+static inline void dec_ws(jdec *d) {
+  while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
+    d->p++;
+}
+
+static bool dec_hex4(const uint8_t *p, const uint8_t *end, unsigned *out) {
+  if (end - p < 4) return false;
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    uint8_t c = p[i];
+    unsigned h = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                 : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                 : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                        : 16u;
+    if (h == 16) return false;
+    v = v << 4 | h;
+  }
+  *out = v;
+  return true;
+}
+
+static size_t utf8_put(char *u, unsigned cp) {
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    u[0] = (char)(0xC0 | cp >> 6);
+    u[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    u[0] = (char)(0xE0 | cp >> 12);
+    u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+    u[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  u[0] = (char)(0xF0 | cp >> 18);
+  u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+  u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+  u[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* Scans plain string bytes (no quote, backslash or control character; well-formed UTF-8) from
+ * p; returns where they stop, or NULL on a control character or ill-formed UTF-8. */
+static const uint8_t *dec_plain(const uint8_t *p, const uint8_t *end) {
+  while (p < end) {
+    uint8_t c = *p;
+    if (c == '"' || c == '\\') return p;
+    if (c < 0x20) return NULL;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    size_t l = utf8_seq(p, (size_t)(end - p));
+    if (!l) return NULL;
+    p += l;
+  }
+  return p;
+}
+
+/* At the opening quote: pushes the string. Escapes are resolved through a luaL_Buffer, whose
+ * operations are never interleaved with other pushes. */
+static bool dec_string(jdec *d, bool key) {
+  const uint8_t *s = (const uint8_t *)d->p + 1, *end = (const uint8_t *)d->end;
+  const uint8_t *p = dec_plain(s, end);
+  if (!p || p == end) return false;
+  if (*p == '"') {
+    lua_pushlstring(d->L, (const char *)s, (size_t)(p - s));
+    d->p = (const char *)p + 1;
+    return true;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(d->L, &b);
+  luaL_addlstring(&b, (const char *)s, (size_t)(p - s));
+  for (;;) {
+    if (p == end) return false;
+    if (*p == '"') break;
+    if (*p != '\\') {
+      const uint8_t *run = p;
+      if (!(p = dec_plain(p, end))) return false;
+      luaL_addlstring(&b, (const char *)run, (size_t)(p - run));
+      continue;
+    }
+    if (end - p < 2) return false;
+    uint8_t e = p[1];
+    p += 2;
+    switch (e) {
+      case '"': case '\\': case '/': luaL_addchar(&b, (char)e); break;
+      case 'b': luaL_addchar(&b, '\b'); break;
+      case 'f': luaL_addchar(&b, '\f'); break;
+      case 'n': luaL_addchar(&b, '\n'); break;
+      case 'r': luaL_addchar(&b, '\r'); break;
+      case 't': luaL_addchar(&b, '\t'); break;
+      case 'u': {
+        unsigned cp, lo;
+        if (!dec_hex4(p, end, &cp)) return false;
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !dec_hex4(p + 2, end, &lo) ||
+              lo < 0xDC00 || lo > 0xDFFF)
+            return false;
+          p += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          return false;
+        } else if (cp == 0 && key) {
+          return false;
+        }
+        char u[4];
+        luaL_addlstring(&b, u, utf8_put(u, cp));
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  luaL_pushresult(&b);
+  d->p = (const char *)p + 1;
+  return true;
+}
+
+static bool dec_number(jdec *d) {
+  const char *p = d->p, *end = d->end, *start = p;
+  bool neg = *p == '-', real = false;
+  if (neg) p++;
+  if (p == end) return false;
+  if (*p == '0') {
+    p++;
+  } else if (*p >= '1' && *p <= '9') {
+    while (p < end && *p >= '0' && *p <= '9') p++;
+  } else {
+    return false;
+  }
+  const char *int_end = p;
+  if (p < end && *p == '.') {
+    real = true;
+    if (++p == end || *p < '0' || *p > '9') return false;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    real = true;
+    if (++p < end && (*p == '+' || *p == '-')) p++;
+    if (p == end || *p < '0' || *p > '9') return false;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+  }
+  if (!real) {
+    uint64_t u = 0;
+    for (const char *q = start + neg; q < int_end; q++) {
+      unsigned dg = (unsigned)(*q - '0');
+      if (u > (UINT64_MAX - dg) / 10) return false;
+      u = u * 10 + dg;
+    }
+    if (u > (uint64_t)LUA_MAXINTEGER + neg) return false;
+    lua_pushinteger(d->L, neg ? (lua_Integer)(0 - u) : (lua_Integer)u);
+  } else {
+    char buf[64], *stop;
+    size_t n = (size_t)(p - start);
+    if (n >= sizeof buf) return false;
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    double v = strtod(buf, &stop);
+    if (stop != buf + n || isinf(v)) return false;
+    lua_pushnumber(d->L, v);
+  }
+  d->p = p;
+  return true;
+}
+
+static bool dec_literal(jdec *d, const char *word, size_t n) {
+  if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0) return false;
+  d->p += n;
+  return true;
+}
+
+static bool dec_value(jdec *d);
+
+static bool dec_array(jdec *d) {
+  lua_State *L = d->L;
+  if (d->depth >= WJSON_MAX_DEPTH) return false;
+  d->depth++;
+  d->p++;
+  lua_newtable(L);
+  dec_ws(d);
+  if (d->p < d->end && *d->p == ']') {
+    d->p++;
+  } else {
+    for (lua_Integer i = 1;; i++) {
+      if (!dec_value(d)) return false;
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlightuserdata(L, NULL); /* json.null keeps the position */
+      }
+      lua_rawseti(L, -2, i);
+      dec_ws(d);
+      if (d->p == d->end) return false;
+      char c = *d->p++;
+      if (c == ']') break;
+      if (c != ',') return false;
+    }
+  }
+  d->depth--;
+  return true;
+}
+
+static bool dec_object(jdec *d) {
+  lua_State *L = d->L;
+  if (d->depth >= WJSON_MAX_DEPTH) return false;
+  d->depth++;
+  d->p++;
+  lua_newtable(L);
+  dec_ws(d);
+  if (d->p < d->end && *d->p == '}') {
+    d->p++;
+  } else {
+    for (;;) {
+      dec_ws(d);
+      if (d->p == d->end || *d->p != '"' || !dec_string(d, true)) return false;
+      dec_ws(d);
+      if (d->p == d->end || *d->p != ':') return false;
+      d->p++;
+      if (!dec_value(d)) return false;
+      lua_rawset(L, -3); /* null (nil) also removes an earlier duplicate: the last one wins */
+      dec_ws(d);
+      if (d->p == d->end) return false;
+      char c = *d->p++;
+      if (c == '}') break;
+      if (c != ',') return false;
+    }
+  }
+  d->depth--;
+  return true;
+}
+
+static bool dec_value(jdec *d) {
+  if (!lua_checkstack(d->L, 4)) return false;
+  dec_ws(d);
+  if (d->p == d->end) return false;
+  switch (*d->p) {
+    case '{':
+      return dec_object(d);
+    case '[':
+      return dec_array(d);
+    case '"':
+      return dec_string(d, false);
+    case 't':
+      if (!dec_literal(d, "true", 4)) return false;
+      lua_pushboolean(d->L, 1);
+      return true;
+    case 'f':
+      if (!dec_literal(d, "false", 5)) return false;
+      lua_pushboolean(d->L, 0);
+      return true;
+    case 'n':
+      if (!dec_literal(d, "null", 4)) return false;
+      lua_pushnil(d->L);
+      return true;
+    default:
+      return dec_number(d);
+  }
+}
+
 static int l_decode(lua_State *L) {
   if (lua_type(L, 1) != LUA_TSTRING)
     return luaL_error(L, "bad argument #1 to 'json.decode' (string expected, got %s)",
                       luaL_typename(L, 1));
   size_t n;
   const char *s = lua_tolstring(L, 1, &n);
+  lua_settop(L, 1);
+  jdec d = {L, s, s + n, 0};
+  if (dec_value(&d)) {
+    dec_ws(&d);
+    if (d.p == d.end) return 1;
+  }
   lua_settop(L, 1);
   jbox *b = box_push(L);
   json_error_t jerr;

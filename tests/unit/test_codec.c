@@ -298,7 +298,8 @@ static void test_errors(void) {
   expect_error("(function() local t = {} t[t] = 1 return t end)()",
                "cannot copy a table with a cycle (at [<key>])");
   expect_error("{[print] = 1}", "cannot copy a function as a table key");
-  expect_error("{a = {[coroutine.create(print)] = 1}}", "cannot copy a thread as a table key (at a)");
+  expect_error("{a = {[coroutine.create(print)] = 1}}",
+               "cannot copy a thread as a table key (at a)");
   expect_error("{[{f = print}] = 1}", "cannot copy a function (at [<key>].f)");
   expect_error("{['a b'] = {f = print}}", "cannot copy a function (at [\"a b\"].f)");
   expect_error("{['end'] = print}", "cannot copy a function (at [\"end\"])");
@@ -618,7 +619,7 @@ static void test_registered_types(void) {
       {"{a = box(box({b = {coroutine.create(print)}}))}", "cannot copy a thread (at a.b[1])"},
       {"box(print)", "cannot copy a function"},
       {"{x = {point(-1, 0)}}", "cannot copy a test.point (at x[1])"},
-      {"{r = mt('" RAISE_MT "')}", "cannot copy a test.raise: [string \"return {r = mt('test.raise')}\"]:1: boom (at r)"},
+      {"{r = mt('" RAISE_MT "')}", "cannot copy a test.raise: boom (at r)"},
       {"(function() local b = box() b.v = {b} return {top = b} end)()",
        "cannot copy a test.box with a cycle (at top[1])"},
       {"(function() local b = box() b.v = b return b end)()",
@@ -634,12 +635,7 @@ static void test_registered_types(void) {
     CHECK_EQ(wcodec_encode(A, -1, &out, err, sizeof err), -1);
     CHECK_EQ(out.len, 2);
     CHECK_EQ(lua_gettop(A), top);
-    if (strstr(cases[i].msg, "boom")) {
-      CHECK(strncmp(err, "cannot copy a test.raise: ", 26) == 0);
-      CHECK(strstr(err, "boom (at r)") != NULL);
-    } else {
-      CHECK_STR(err, cases[i].msg);
-    }
+    CHECK_STR(err, cases[i].msg);
     lua_settop(A, 0);
   }
 
@@ -697,8 +693,9 @@ static void test_registered_types(void) {
   const struct {
     const char *p;
     size_t n;
-  } bad[] = {{refuse, sizeof refuse}, {twice, sizeof twice}, {unknown, sizeof unknown},
-             {raises, sizeof raises}, {shortlen, sizeof shortlen}, {point_short, sizeof point_short}};
+  } bad[] = {{refuse, sizeof refuse},     {twice, sizeof twice},
+             {unknown, sizeof unknown},   {raises, sizeof raises},
+             {shortlen, sizeof shortlen}, {point_short, sizeof point_short}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     pos = 0;
     CHECK_EQ(pdecode(B, bad[i].p, bad[i].n, &pos), -1);

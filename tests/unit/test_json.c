@@ -253,6 +253,62 @@ static void test_c_bridge(void) {
   lua_close(L);
 }
 
+/* jansson_decode(s): the jansson path alone (json_loadb + wjson_push), for comparisons. */
+static int jansson_decode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  json_error_t jerr;
+  json_t *v = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  if (!v) {
+    lua_pushnil(L);
+    lua_pushstring(L, jerr.text);
+    return 2;
+  }
+  int ok = wjson_push(L, v);
+  json_decref(v);
+  if (!ok) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "too deep");
+    return 2;
+  }
+  return 1;
+}
+
+static void test_fast_path_agrees(void) {
+  lua_State *L = new_state();
+  lua_register(L, "jansson_decode", jansson_decode);
+  RUN(L, "local function same(a, b)\n"
+         "  if type(a) ~= type(b) then return false end\n"
+         "  if type(a) == 'number' then return math.type(a) == math.type(b) and (a == b or a ~= a and b ~= b) end\n"
+         "  if type(a) ~= 'table' then return a == b end\n"
+         "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+         "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+         "  return true\n"
+         "end\n"
+         "local docs = {\n"
+         "  '{\"k\":1,\"k\":null}', '{\"k\":null,\"k\":2}', '[-0, -0.0, 0e0, 1E5, 1e-400, -1e-400, 1.5e+3]',\n"
+         "  '\"\\\\/\\\\\\\\\\\\\"\\\\b\\\\f\\\\n\\\\r\\\\t\\\\u0041\\\\u00e9\\\\u20AC\\\\uD834\\\\uDD1E\"',\n"
+         "  '{\"\\\\u00e9t\\\\u00e9\":{\"a\\\\nb\":[]}}', ' \\t\\r\\n[ 1 , 2 ] \\n',\n"
+         "  '9223372036854775807', '-9223372036854775808', '9223372036854775808', '-9223372036854775809',\n"
+         "  '0.' .. string.rep('1', 80), '1' .. string.rep('0', 30) .. '.5', '[1,2,]', '{\"a\":1,}', '01', '-',\n"
+         "  '1.', '.5', '1e', '+1', '[1 2]', '{\"a\" 1}', '{1:2}', 'tru', 'nul', '\"\\\\x\"', '\"\\\\u12\"',\n"
+         "  '\"\\\\udc00\"', '\"\\\\ud800\\\\u0041\"', '\"a\\0b\"', '\"\\\\u0000\"', '{\"\\\\u0000\":1}', '\"\\1\"',\n"
+         "  '\"\\xc3\\xa9\"', '\"\\xc3\"', '\"\\xed\\xa0\\x80\"', '[' .. string.rep('[', 130) .. string.rep(']', 131),\n"
+         "  '[]', '{}', '\"\"', 'null', 'true', 'false', '[null]', '{\"a\":[null,{\"b\":null}]}', '', ' ',\n"
+         "}\n"
+         "for i, d in ipairs(docs) do\n"
+         "  local a, ea = json.decode(d)\n"
+         "  local b, eb = jansson_decode(d)\n"
+         "  assert((ea == nil) == (eb == nil), ('doc %d %q: %s vs %s'):format(i, d, tostring(ea), tostring(eb)))\n"
+         "  assert(same(a, b), ('doc %d %q decodes differently'):format(i, d))\n"
+         "end\n"
+         "local t = json.decode('{\"k\":1,\"k\":null}')\n"
+         "assert(next(t) == nil)\n"
+         "assert(json.decode('\"\\\\uD834\\\\uDD1E\"') == '\\u{1D11E}')\n"
+         "assert(math.type(json.decode('-0')) == 'integer' and math.type(json.decode('1E5')) == 'float')");
+  lua_close(L);
+}
+
 static void test_speed(void) {
   /* Not a benchmark, a guard: a ~1 KiB message must encode and decode in well under 100 us
    * even under sanitizers. */
@@ -275,4 +331,4 @@ static void test_speed(void) {
 }
 
 TEST_MAIN(test_encode_scalars, test_encode_tables, test_encode_errors, test_decode,
-          test_round_trips, test_c_bridge, test_speed)
+          test_round_trips, test_c_bridge, test_fast_path_agrees, test_speed)

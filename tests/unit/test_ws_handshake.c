@@ -70,7 +70,7 @@ static void test_check_header(void) {
   CHECK_EQ(check_header("Bad Name", "v", 1, err), -1);
   CHECK_STR(err, "invalid header name \"Bad Name\": must be an RFC 7230 token");
   CHECK_EQ(check_header("Bad:Name", "v", 1, err), -1);
-  CHECK_EQ(check_header("B\xc3\xa4d", "v", 1, err), -1);
+  CHECK_EQ(check_header("B\xc3\xa4" "d", "v", 1, err), -1);
   CHECK_STR(err, "invalid header name \"B\\xC3\\xA4d\": must be an RFC 7230 token");
   CHECK_EQ(check_header("X\r\nEvil", "v", 1, err), -1);
 
@@ -247,11 +247,14 @@ static void resp_check(resp_run *all, const char *buf, size_t len, const ws_str 
   "Connection: Upgrade\r\n"              \
   "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
 
+/* Holds the last response given to expect_done: run->r points into it. */
+static char done_buf[WS_HS_MAX_BYTES + 4];
+
 static void expect_done(const char *head, const ws_str *offered, size_t noffered, bool ext,
                         resp_run *run) {
   /* frames after the head are not part of it */
   size_t hl = strlen(head);
-  char *buf = malloc(hl + 4);
+  char *buf = done_buf;
   memcpy(buf, head, hl);
   memcpy(buf + hl, "\x81\x02hi", 4);
   size_t at = 0;
@@ -261,7 +264,6 @@ static void expect_done(const char *head, const ws_str *offered, size_t noffered
   CHECK_EQ(run->hlen, hl);
   CHECK_EQ(at, hl); /* done exactly when the blank line is complete */
   CHECK_EQ(run->r.status, 101);
-  free(buf);
 }
 
 static void expect_error(const char *head, const ws_str *offered, size_t noffered, bool ext,
@@ -367,11 +369,13 @@ static void test_response_broken(void) {
   resp_check(run, "SSH-2.0-OpenSSH_9.2\r\n", 21, NULL, 0, false, &at);
   CHECK_EQ(run->rc, WS_HS_ERROR);
   CHECK_EQ(at, 1);
-  CHECK_STR(run->r.error, "not an HTTP response (starts with \"SSH-2.0-OpenSSH_\")");
+  CHECK_STR(run->r.error, "not an HTTP response (starts with \"S\")");
   resp_check(run, "HTTX/1.1 101", 12, NULL, 0, false, &at);
   CHECK_EQ(at, 4);
+  CHECK_STR(run->r.error, "not an HTTP response (starts with \"HTTX\")");
   resp_check(run, "\x16\x03\x01\x02\x00", 5, NULL, 0, false, &at);
   CHECK_EQ(at, 1);
+  CHECK_STR(run->r.error, "server answered with TLS (use wss://)");
   free(run);
 
   /* header checks */
@@ -473,7 +477,7 @@ static void test_response_limits(void) {
   size_t at = 0;
   resp_check(run, b.data, b.len, NULL, 0, false, &at);
   CHECK_EQ(run->rc, WS_HS_ERROR);
-  CHECK_EQ(at, WS_HS_MAX_BYTES + 1);
+  CHECK_EQ(at, WS_HS_MAX_BYTES); /* the 16384th byte is not the end: the head is too big */
   CHECK_STR(run->r.error, "response head exceeds 16384 bytes");
   CHECK_EQ(run->r.status, 403); /* known from the status line */
   /* need more, with nothing yet */

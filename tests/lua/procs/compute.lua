@@ -1,0 +1,3 @@
+-- A child actor that returns a value computed from its arguments.
+local a, b = ...
+return { sum = a + b, args = select("#", ...) }

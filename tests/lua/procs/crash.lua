@@ -1,0 +1,3 @@
+-- A child actor that fails.
+local reason = ...
+error(reason or "crashed on purpose")
