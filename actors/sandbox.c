@@ -69,6 +69,40 @@ static int lazy_global(lua_State *L) {
   return 1;
 }
 
+/* ---- lazily populated module tables ---- */
+
+static int lazy_lib_index(lua_State *L) {
+  const luaL_Reg *f = lua_touserdata(L, lua_upvalueindex(1));
+  size_t klen;
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &klen) : NULL;
+  if (!k) return 0;
+  for (; f->name; f++) {
+    const char *n = f->name[0] == '=' ? f->name + 1 : f->name;
+    if (strcmp(n, k) != 0) continue;
+    if (f->name[0] == '=') {
+      lua_settop(L, 2);
+      f->func(L);
+      lua_settop(L, 3);
+    } else {
+      lua_pushcfunction(L, f->func);
+    }
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+  }
+  return 0;
+}
+
+void sandbox_lazy_lib(lua_State *L, const luaL_Reg *funcs) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushlightuserdata(L, (void *)funcs);
+  lua_pushcclosure(L, lazy_lib_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+}
+
 /* ---- replaced base functions ---- */
 
 static int l_print(lua_State *L) {
@@ -154,6 +188,59 @@ static int debug_lib(lua_State *L) {
   return 1;
 }
 
+/* Strings need a metatable from the start — ("x"):upper(), "10" + 1 — but the string library
+ * costs ~2 KB per state. A stand-in metatable of light C functions (no allocation each) opens
+ * the real library on first use, which replaces it, then redoes the operation. */
+static void ensure_string_lib(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int t = lua_getfield(L, -1, LUA_STRLIBNAME);
+  lua_pop(L, 2);
+  if (t != LUA_TNIL) return;
+  const module_entry *m = find_module(LUA_STRLIBNAME);
+  if (m) {
+    push_loaded(L, m);
+    lua_pop(L, 1);
+  }
+}
+
+static int lazy_string_index(lua_State *L) {
+  ensure_string_lib(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, LUA_STRLIBNAME);
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
+  return 1;
+}
+
+#define LAZY_ARITH(name, op)                 \
+  static int name(lua_State *L) {            \
+    ensure_string_lib(L);                    \
+    lua_settop(L, 2);                        \
+    if ((op) == LUA_OPUNM) lua_pop(L, 1);    \
+    lua_arith(L, op);                        \
+    return 1;                                \
+  }
+LAZY_ARITH(lazy_add, LUA_OPADD)
+LAZY_ARITH(lazy_sub, LUA_OPSUB)
+LAZY_ARITH(lazy_mul, LUA_OPMUL)
+LAZY_ARITH(lazy_mod, LUA_OPMOD)
+LAZY_ARITH(lazy_pow, LUA_OPPOW)
+LAZY_ARITH(lazy_div, LUA_OPDIV)
+LAZY_ARITH(lazy_idiv, LUA_OPIDIV)
+LAZY_ARITH(lazy_unm, LUA_OPUNM)
+
+static void install_lazy_string_metatable(lua_State *L) {
+  static const luaL_Reg mm[] = {{"__index", lazy_string_index}, {"__add", lazy_add}, {"__sub", lazy_sub},
+                                {"__mul", lazy_mul}, {"__mod", lazy_mod}, {"__pow", lazy_pow},
+                                {"__div", lazy_div}, {"__idiv", lazy_idiv}, {"__unm", lazy_unm}, {NULL, NULL}};
+  lua_createtable(L, 0, 9);
+  luaL_setfuncs(L, mm, 0);
+  lua_pushliteral(L, "");
+  lua_pushvalue(L, -2);
+  lua_setmetatable(L, -2);
+  lua_pop(L, 2);
+}
+
 static void register_std_libs(void) {
   static bool done;
   if (done) return;
@@ -185,9 +272,7 @@ void sandbox_open(lua_State *L, const char *const *allowed) {
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
-  /* strings need their metatable from the start ("x"):upper(), "10" + 1 */
-  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  lua_pop(L, 1);
+  install_lazy_string_metatable(L);
   if (allowed) {
     lua_newtable(L);
     for (int i = 0; allowed[i]; i++) {

@@ -5,6 +5,7 @@
  * include): the table is read-only afterwards. */
 #ifndef WISP_SANDBOX_H
 #define WISP_SANDBOX_H
+#include <lauxlib.h>
 #include <lua.h>
 #include <stdbool.h>
 
@@ -15,5 +16,11 @@ void sandbox_register(const char *name, lua_CFunction open, bool global);
 void sandbox_open(lua_State *L, const char *const *allowed_modules);
 /* Opens (or fetches) the registered module `name` and pushes it; nil if unknown. */
 void sandbox_push_module(lua_State *L, const char *name);
+
+/* Pushes a module table whose members are created on first access (an idle actor that uses
+ * one function of a module pays for one entry, not for the module). `funcs` must be static.
+ * A name starting with '=' is a value producer: "=event" makes member `event` from what the
+ * function pushes (called with no arguments). pairs() lists only members already touched. */
+void sandbox_lazy_lib(lua_State *L, const luaL_Reg *funcs);
 
 #endif

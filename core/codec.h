@@ -27,8 +27,9 @@
  *
  * Lua errors: encode can raise a memory error in the sender's state (interning a registered
  * type's name); errors raised inside an enc hook become -1. Decode allocates in the receiver and
- * can raise a memory error there (also out of a dec hook; other dec hook errors become -1): run
- * it under lua_pcall. Decode never reads outside data[0..len) and never trusts a length. */
+ * can raise a memory error there: run it under lua_pcall. A memory error inside a dec hook is
+ * re-raised with lua_error (so the catching pcall sees "not enough memory" as LUA_ERRRUN); other
+ * dec hook errors become -1. Decode never reads outside data[0..len) and never trusts a length. */
 #ifndef WISP_CODEC_H
 #define WISP_CODEC_H
 #include <stddef.h>

@@ -63,10 +63,11 @@ static int url_fail(const url_ctx *c, const char *fmt, ...) {
   char shown[160] = "";
   const char *s = c->s;
   size_t len = c->len;
-  /* Redact user info: the last '@' of the authority, when the URL has one. */
+  /* Redact user info: up to the last '@' of the authority, or for proxy URLs (whose only
+   * '@' can be the credentials' one) the last '@' anywhere, even after a raw '/'. */
   const char *sep = len >= 3 ? memmem(s, len, "://", 3) : NULL;
   size_t a = sep ? (size_t)(sep - s) + 3 : len, ae = a;
-  while (ae < len && s[ae] != '/' && s[ae] != '?' && s[ae] != '#') ae++;
+  while (ae < len && (c->proxy || (s[ae] != '/' && s[ae] != '?' && s[ae] != '#'))) ae++;
   const char *at = ae > a ? memrchr(s + a, '@', ae - a) : NULL;
   if (at) {
     quote(shown, sizeof shown, s, a, QUOTE_MAX * 2);
@@ -306,6 +307,10 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
   /* authority */
   size_t a = i + 3, ae = a;
   while (ae < len && s[ae] != '/' && s[ae] != '?') ae++;
+  /* A proxy URL has no path, so an '@' after the authority means credentials holding a raw
+   * '/' or '?': say so without quoting any of it. */
+  if (c.proxy && ae < len && memchr(s + ae, '@', len - ae))
+    return url_fail(&c, "'/' and '?' in user info must be percent-encoded (%%2F, %%3F)");
   const char *at = ae > a ? memrchr(s + a, '@', ae - a) : NULL;
   size_t h = at ? (size_t)(at - s) + 1 : a;
   if (at && !c.proxy)
@@ -436,6 +441,10 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
   wbuf_printf(&b, "%s://", canon);
   append_self(&b, auth_off, auth_len);
   if (!c.proxy) append_self(&b, target_off, strlen(b.data + target_off));
+  if (b.len - norm_off > URL_MAX_LEN) { /* escaping can triple a URL; keep parse(normalized) */
+    url_fail(&c, "URL is longer than %d bytes once normalised", URL_MAX_LEN);
+    goto fail;
+  }
   wbuf_putc(&b, 0);
 
   u->mem = b.data;

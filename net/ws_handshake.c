@@ -62,7 +62,8 @@ static void show(char *out, size_t outsz, const char *p, size_t n, size_t max) {
   }
 }
 
-static int fail(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errsz, const char *fmt, ...) {
   if (err && errsz) {
     va_list ap;

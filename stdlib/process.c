@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actors/actor.h"
+#include "actors/sandbox.h"
 #include "actors/chunks.h"
 #include "actors/links.h"
 #include "actors/names.h"
@@ -374,7 +375,7 @@ static int exec_file_resolver(actor *parent, const char *id, const char *host, a
 static int do_spawn(lua_State *L, const char *fname, int flags, uint64_t monitor_chan, int last, uint64_t *out_pid) {
   actor *a = actor_of(L);
   const char *id = luaL_checkstring(L, 1);
-  const char *host = luaL_optstring(L, 2, NULL);
+  const char *host = last >= 2 ? luaL_optstring(L, 2, NULL) : NULL;
   int r;
   if ((r = check(L, "process.spawn", id))) return r;
   if (host && (r = check(L, "process.host", host))) return r;
@@ -625,19 +626,13 @@ static int l_pid(lua_State *L) {
   return 1;
 }
 
-int luaopen_wisp_process(lua_State *L) {
-  static const luaL_Reg funcs[] = {
-      {"pid", l_pid}, {"send", l_send}, {"spawn", l_spawn}, {"spawn_monitored", l_spawn_monitored},
-      {"spawn_linked", l_spawn_linked}, {"spawn_linked_monitored", l_spawn_linked_monitored},
-      {"exec", l_exec}, {"inbox", l_inbox}, {"listen", l_listen}, {"unlisten", l_unlisten},
-      {"events", l_events}, {"cancel", l_cancel}, {"terminate", l_terminate},
-      {"monitor", l_monitor}, {"unmonitor", l_unmonitor}, {"link", l_link}, {"unlink", l_unlink},
-      {"get_options", l_get_options}, {"set_options", l_set_options}, {NULL, NULL}};
+static int push_registry_table(lua_State *L) {
   static const luaL_Reg reg[] = {{"register", r_register}, {"lookup", r_lookup}, {"unregister", r_unregister}, {NULL, NULL}};
-  open_types(L);
-  luaL_newlib(L, funcs);
   luaL_newlib(L, reg);
-  lua_setfield(L, -2, "registry");
+  return 1;
+}
+
+static int push_event_table(lua_State *L) {
   lua_createtable(L, 0, 3);
   lua_pushliteral(L, EV_EXIT_NAME);
   lua_setfield(L, -2, "EXIT");
@@ -645,7 +640,19 @@ int luaopen_wisp_process(lua_State *L) {
   lua_setfield(L, -2, "LINK_DOWN");
   lua_pushliteral(L, EV_CANCEL_NAME);
   lua_setfield(L, -2, "CANCEL");
-  lua_setfield(L, -2, "event");
+  return 1;
+}
+
+int luaopen_wisp_process(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"pid", l_pid}, {"send", l_send}, {"spawn", l_spawn}, {"spawn_monitored", l_spawn_monitored},
+      {"spawn_linked", l_spawn_linked}, {"spawn_linked_monitored", l_spawn_linked_monitored},
+      {"exec", l_exec}, {"inbox", l_inbox}, {"listen", l_listen}, {"unlisten", l_unlisten},
+      {"events", l_events}, {"cancel", l_cancel}, {"terminate", l_terminate},
+      {"monitor", l_monitor}, {"unmonitor", l_unmonitor}, {"link", l_link}, {"unlink", l_unlink},
+      {"get_options", l_get_options}, {"set_options", l_set_options},
+      {"=registry", push_registry_table}, {"=event", push_event_table}, {NULL, NULL}};
+  sandbox_lazy_lib(L, funcs);
   return 1;
 }
 

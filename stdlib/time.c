@@ -316,7 +316,7 @@ static void format_rfc3339(lua_State *L, int64_t ns, bool nano) {
     char f[16];
     snprintf(f, sizeof f, ".%09lld", (long long)frac);
     size_t fl = strlen(f);
-    while (f[fl - 1] == '0') f[--fl] = 0; /* trailing zeros trimmed, as Go's RFC3339Nano */
+    while (fl > 1 && f[fl - 1] == '0') f[--fl] = 0; /* trailing zeros trimmed, as Go's RFC3339Nano */
     memcpy(buf + n, f, fl + 1);
     n += fl;
   }

@@ -160,6 +160,10 @@ static const err_case err_cases[] = {
   {"http://u:se cret@h", URL_PROXY, "invalid proxy URL \"http://***@h\": invalid character in "
                                     "user info (percent-encode it)"},
   {"http://a@b@h", URL_PROXY, "~invalid character in user info"},
+  {"http://u:se/cret@h", URL_PROXY, "invalid proxy URL \"http://***@h\": '/' and '?' in "
+                                    "user info must be percent-encoded (%2F, %3F)"},
+  {"http://u:se?cret@h", URL_PROXY, "invalid proxy URL \"http://***@h\": '/' and '?' in "
+                                    "user info must be percent-encoded (%2F, %3F)"},
 };
 
 static void check_err(const err_case *c) {
@@ -203,6 +207,10 @@ static void test_limits(void) {
   CHECK_EQ(url_parse(&u, s, URL_MAX_LEN, 0, err, sizeof err), 0);
   CHECK_EQ(strlen(u.target), URL_MAX_LEN - 6);
   url_free(&u);
+  /* short enough as given, too long once non-ASCII bytes are escaped */
+  memset(s + 7, 0xE9, 3000);
+  CHECK_EQ(url_parse(&u, s, 3007, 0, err, sizeof err), -1);
+  CHECK(strstr(err, "URL is longer than 8192 bytes once normalised") != NULL);
   free(s);
   /* labels up to 63 bytes, names up to 253 */
   char host[300];
