@@ -328,7 +328,7 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
 
   /* host */
   size_t host_off = b.len, pe; /* pe: where ":port" starts, or ae */
-  url_host_kind kind;
+  url_host_kind kind = URL_HOST_NAME; /* every branch below sets it */
   if (h < ae && s[h] == '[') {
     const char *close = memchr(s + h, ']', ae - h);
     if (!close) {

@@ -25,6 +25,8 @@ struct wchan {
   bool closed;
   bool external;
   bool drop_when_full;
+  chan_take_hook on_take; /* called once per value a receiver takes (back-pressure credits) */
+  void *on_take_ud;
   waiter *sendq_head, *sendq_tail;
   waiter *recvq_head, *recvq_tail;
 };
@@ -130,6 +132,7 @@ static int try_send(lua_State *L, int ci, wchan *c, int vi) {
 static int try_recv(lua_State *L, int ci, wchan *c) {
   if (c->count > 0) {
     ring_take(L, ci, c);
+    if (c->on_take) c->on_take(L, c->on_take_ud);
     waiter *w = q_first(&c->sendq_head);
     if (w) { /* a blocked sender can now buffer its value */
       lua_rawgeti(L, LUA_REGISTRYINDEX, w->value_ref);
@@ -221,6 +224,7 @@ void chan_deliver(lua_State *L, int idx) {
   if (w) {
     complete_waiter(L, idx, w, true, true);
     lua_settop(L, vi - 1);
+    if (c->on_take) c->on_take(L, c->on_take_ud);
     return;
   }
   if (c->drop_when_full && c->count >= (c->cap > 0 ? c->cap : 1)) { lua_pop(L, 1); return; }
@@ -236,6 +240,11 @@ void chan_close(lua_State *L, int idx) {
   /* task_wake unlinks every waiter of the woken task, so each loop makes progress */
   while ((w = q_first(&c->recvq_head)) != NULL) complete_waiter(L, idx, w, false, false);
   while ((w = q_first(&c->sendq_head)) != NULL) complete_waiter(L, idx, w, false, false);
+}
+
+void chan_set_take_hook(wchan *c, chan_take_hook fn, void *ud) {
+  c->on_take = fn;
+  c->on_take_ud = ud;
 }
 
 void chan_set_anchor(lua_State *L, int idx, int obj_idx) {

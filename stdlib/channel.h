@@ -25,6 +25,11 @@ void chan_push_by_id(lua_State *L, uint64_t id);
 void chan_deliver(lua_State *L, int idx);
 void chan_close(lua_State *L, int idx);
 bool chan_is_closed(wchan *c);
+/* Called each time a receiver takes a value from the channel (from its buffer, or handed over
+ * on delivery): the hook of back-pressure, e.g. WebSocket read credits. ud must outlive the
+ * channel or be cleared with a NULL fn. */
+typedef void (*chan_take_hook)(lua_State *L, void *ud);
+void chan_set_take_hook(wchan *c, chan_take_hook fn, void *ud);
 /* Keeps obj_idx alive as long as the channel (e.g. the timer feeding it). */
 void chan_set_anchor(lua_State *L, int idx, int obj_idx);
 /* Undelivered values in the channel's buffer. */
