@@ -64,6 +64,13 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
 
 /* ---- creation ---- */
 
+static actor_resolver resolver_fn;
+void actor_set_resolver(actor_resolver fn) { resolver_fn = fn; }
+actor_resolver actor_get_resolver(void) { return resolver_fn; }
+static actor_library_loader library_loader_fn;
+void actor_set_library_loader(actor_library_loader fn) { library_loader_fn = fn; }
+actor_library_loader actor_get_library_loader(void) { return library_loader_fn; }
+
 static void (*security_release_fn)(void *ctx);
 void actor_set_security_release(void (*fn)(void *ctx)) { security_release_fn = fn; }
 
@@ -88,14 +95,60 @@ typedef struct load_args {
   const actor_config *cfg;
 } load_args;
 
+/* The main function of an entry with a `method`: runs the chunk, then calls
+ * chunk_result[method] (or the global of that name) with the actor's arguments. Both calls
+ * may yield (lua_callk), as top-level code of an actor may block. Upvalue 1 = chunk,
+ * upvalue 2 = method name. */
+static int entry_main_k(lua_State *L, int status, lua_KContext ctx) {
+  if (ctx == 1) { /* the chunk returned: find the method */
+    const char *method = lua_tostring(L, lua_upvalueindex(2));
+    int rt = lua_gettop(L);
+    if (lua_istable(L, rt)) lua_getfield(L, rt, method);
+    else lua_pushnil(L);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_getglobal(L, method);
+    }
+    if (!lua_isfunction(L, -1))
+      return luaL_error(L, "method '%s' not found: the entry's chunk must return a table with a "
+                           "function '%s' (or define a global function of that name)", method, method);
+    lua_replace(L, rt); /* function replaces the chunk's result, below it are the arguments */
+    lua_insert(L, 1);
+    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 2, entry_main_k);
+  }
+  return lua_gettop(L);
+}
+
+static int entry_main(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_callk(L, 0, 1, 1, entry_main_k);
+  return entry_main_k(L, LUA_OK, 1);
+}
+
 static int load_chunk(lua_State *L) {
   actor *a = actor_of(L);
   const actor_config *cfg = lua_touserdata(L, 1);
   lua_settop(L, 0);
   sandbox_open(L, cfg->modules);
+  if (cfg->imports) {
+    lua_newtable(L);
+    for (int i = 0; cfg->imports[i] && cfg->imports[i + 1]; i += 2) {
+      lua_pushstring(L, cfg->imports[i + 1]);
+      lua_setfield(L, -2, cfg->imports[i]);
+    }
+    lua_setfield(L, LUA_REGISTRYINDEX, "wisp.imports");
+  }
+  if (cfg->security) {
+    lua_pushlightuserdata(L, cfg->security);
+    lua_setfield(L, LUA_REGISTRYINDEX, "wisp.security");
+  }
   int st = luaL_loadbufferx(L, cfg->chunk, cfg->chunk_len, cfg->chunk_name ? cfg->chunk_name : "=chunk",
                             cfg->chunk_is_binary ? "b" : "t");
   if (st != LUA_OK) return lua_error(L);
+  if (cfg->method && *cfg->method) {
+    lua_pushstring(L, cfg->method);
+    lua_pushcclosure(L, entry_main, 2);
+  }
   int nargs = 0;
   if (cfg->args && cfg->args_len) {
     
@@ -118,6 +171,7 @@ actor *actor_spawn(const actor_config *cfg, char *err, size_t errlen) {
   a->base_dir = cfg->base_dir ? strdup(cfg->base_dir) : NULL;
   a->exec_mode = cfg->exec_mode;
   a->parent = cfg->parent;
+  a->host_count = cfg->host_count;
   a->mem_limit = cfg->memory_limit ? cfg->memory_limit : ACTOR_DEFAULT_MEMORY_LIMIT;
   a->entry_id = strdup(cfg->entry_id ? cfg->entry_id : "");
   a->on_exit = cfg->on_exit;
@@ -400,6 +454,7 @@ void actor_finish(actor *a) {
   task_destroy_all(a);
   lua_close(a->L);
   a->L = NULL;
+  if (a->host_count) atomic_fetch_sub(a->host_count, 1);
   if (a->on_exit) a->on_exit(a, a->on_exit_ud);
   mbox_discard_all(&a->mb);
   actor_release(a); /* the actor's own reference */

@@ -44,6 +44,8 @@ typedef struct actor_config {
   const char *base_dir;     /* where file:// ids are resolved (exec mode), NULL otherwise */
   bool exec_mode;           /* file:// ids allowed */
   const char *const *modules; /* allowed require()s, NULL = all */
+  const char *const *imports; /* alias, library entry id, alias, id, ..., NULL */
+  _Atomic int *host_count;  /* live actors of its host: decremented when it ends */
   void *security;           /* security context (retained by the actor), NULL = operator */
 } actor_config;
 
@@ -92,6 +94,7 @@ struct actor {
   void *security; /* security context; released when the actor is destroyed */
   char *base_dir;
   bool exec_mode;
+  _Atomic int *host_count;
   uint64_t parent;
 
   /* links and monitors: read and written by other actors' workers under links_mu */
@@ -137,6 +140,20 @@ void actor_set_handler(uint32_t kind, actor_handler fn);
 /* Hook for higher layers to release per-actor state (a->ext) when the actor ends, called
  * before the Lua state is closed. */
 void actor_set_cleanup(void (*fn)(actor *a));
+
+/* Resolves an entry id (and optional host) for a spawn into cfg: chunk, chunk_len,
+ * chunk_is_binary, chunk_name, entry_id, method, memory_limit, modules, imports, host_count.
+ * Returns 0, 1 (not found: message in err) or 2 (refused: message in err). Strings put in cfg
+ * must outlive the spawn call. Set once by the app layer; NULL when no app is loaded. */
+typedef int (*actor_resolver)(actor *parent, const char *id, const char *host, actor_config *cfg,
+                              char *err, size_t errlen);
+void actor_set_resolver(actor_resolver fn);
+actor_resolver actor_get_resolver(void);
+
+/* Loads library entry `id` into L and pushes its value (require of an imported alias). */
+typedef int (*actor_library_loader)(lua_State *L, const char *id);
+void actor_set_library_loader(actor_library_loader fn);
+actor_library_loader actor_get_library_loader(void);
 
 /* How the actor releases its security context (set by the security room's user at start-up). */
 void actor_set_security_release(void (*fn)(void *ctx));

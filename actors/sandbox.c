@@ -4,6 +4,7 @@
 #include <lualib.h>
 #include <string.h>
 #include <unistd.h>
+#include "actors/actor.h"
 #include "core/buf.h"
 
 #define MAX_MODULES 32
@@ -148,8 +149,41 @@ static int l_load(lua_State *L) {
   return lua_gettop(L) - n;
 }
 
+/* require(alias) of an imported library entry: loaded once per actor, cached in _LOADED. */
+static bool require_import(lua_State *L, const char *name) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "wisp.imports") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return false;
+  }
+  if (lua_getfield(L, -1, name) != LUA_TSTRING) {
+    lua_pop(L, 2);
+    return false;
+  }
+  const char *id = lua_tostring(L, -1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, name) != LUA_TNIL) {
+    lua_replace(L, -4);
+    lua_pop(L, 2);
+    return true;
+  }
+  lua_pop(L, 1);
+  actor_library_loader load = actor_get_library_loader();
+  if (!load) luaL_error(L, "module '%s': no app is loaded to import %s from", name, id);
+  load(L, id); /* pushes the library's value or raises */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, name);
+  lua_replace(L, -4);
+  lua_pop(L, 2);
+  return true;
+}
+
 static int l_require(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
+  if (require_import(L, name)) return 1;
   const module_entry *m = find_module(name);
   if (!m) return luaL_error(L, "module '%s' not found: require only gives the built-in modules "
                                "and the libraries the entry imports", name);

@@ -15,6 +15,10 @@
 #include "core/buf.h"
 #include "core/codec.h"
 #include "net/netloop.h"
+#include <dirent.h>
+#include "actors/app.h"
+#include "core/log.h"
+#include "core/manifest.h"
 #include "stdlib/stdlib.h"
 
 #define MAX_SCRIPT_BYTES ((size_t)64 << 20)
@@ -28,7 +32,12 @@ static void usage(FILE *to) {
   fputs("usage: wisp [options] <command> [arguments]\n"
         "\n"
         "commands:\n"
+        "  run [APP_DIR]               run the app's services until SIGTERM/SIGINT\n"
+        "  run APP_DIR -x NS:ENTRY [ARGS...]\n"
+        "                              start the services, run one process, stop, exit 0/1\n"
         "  exec SCRIPT.lua [ARGS...]   run one script as an actor (operator scope)\n"
+        "  check APP_DIR               validate an app's manifests, report every problem\n"
+        "  test [APP_DIR|FILES...]     run test entries (meta.type: test) and tests/*.lua\n"
         "  --version                   print the version\n"
         "  --help                      print this help\n"
         "\n"
@@ -121,18 +130,23 @@ typedef struct exit_wait {
   pthread_cond_t cv;
   bool done;
   int code;
+  char **msg; /* NULL: print errors to stderr; else the error is handed back */
 } exit_wait;
 
 static void on_script_exit(actor *a, void *ud) {
   exit_wait *w = ud;
   int code = 0;
+  char text[8192];
+  text[0] = 0;
   if (a->exit_kind != EXIT_NORMAL) {
-    fprintf(stderr, "wisp: %s\n", a->exit_error ? a->exit_error : "the script failed");
+    snprintf(text, sizeof text, "%s", a->exit_error ? a->exit_error : "the script failed");
     code = 1;
   } else if (a->exit_returned_failure) {
-    fprintf(stderr, "wisp: %s returned an error: %s\n", a->entry_id, a->exit_error ? a->exit_error : "false");
+    snprintf(text, sizeof text, "%s returned an error: %s", a->entry_id, a->exit_error ? a->exit_error : "false");
     code = 1;
   }
+  if (code && w->msg) *w->msg = strdup(text);
+  else if (code) fprintf(stderr, "wisp: %s\n", text);
   pthread_mutex_lock(&w->mu);
   w->done = true;
   w->code = code;
@@ -161,37 +175,47 @@ static int encode_args(int argc, char **argv, wbuf *out) {
   return r;
 }
 
-static int cmd_exec(const options *o, int argc, char **argv) {
-  if (argc < 1) return usage_error("%s", "exec needs a script: wisp exec SCRIPT.lua [ARGS...]");
-  const char *path = argv[0];
-  char err[512];
-  size_t len;
-  char *src = read_file(path, &len, err, sizeof err);
-  if (!src) {
-    fprintf(stderr, "wisp: %s\n", err);
-    return 1;
-  }
-  len--; /* the NUL read_file added */
+static int start_runtime(const options *o) {
   stdlib_init();
+  if (o->log_level) wlog_set_level(wlog_parse_level(o->log_level));
+  if (o->log_format) wlog_set_format(wlog_parse_format(o->log_format));
   if (net_start() != 0) {
     fprintf(stderr, "wisp: cannot start the network thread\n");
-    free(src);
-    return 1;
+    return -1;
   }
   if (sched_start(o->workers) != 0) {
     fprintf(stderr, "wisp: cannot start the worker threads\n");
     net_stop();
-    free(src);
+    return -1;
+  }
+  return 0;
+}
+
+static void stop_runtime(void) {
+  stop_all_actors();
+  sched_stop();
+  net_stop();
+}
+
+/* Runs one script file as an actor (exec mode) and waits for it. quiet: errors are returned in
+ * *msg instead of printed. Returns the exit code. */
+static int run_file(const char *path, int argc, char **argv, char **msg) {
+  char err[512];
+  size_t len;
+  char *src = read_file(path, &len, err, sizeof err);
+  if (!src) {
+    if (msg) *msg = strdup(err);
+    else fprintf(stderr, "wisp: %s\n", err);
     return 1;
   }
+  len--; /* the NUL read_file added */
   wbuf args = WBUF_INIT;
-  encode_args(argc - 1, argv + 1, &args);
-  char chunkname[4096], entry[4096];
+  encode_args(argc, argv, &args);
+  char chunkname[4096], entry[4096], dirbuf[4096];
   snprintf(chunkname, sizeof chunkname, "@%s", path);
   snprintf(entry, sizeof entry, "file://%s", path);
-  exit_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
-  char dirbuf[4096];
   snprintf(dirbuf, sizeof dirbuf, "%s", path);
+  exit_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, msg};
   actor_config cfg = {.entry_id = entry, .chunk = src, .chunk_len = len, .chunk_name = chunkname,
                       .args = args.data, .args_len = args.len,
                       .on_exit = on_script_exit, .on_exit_ud = &w,
@@ -201,7 +225,8 @@ static int cmd_exec(const options *o, int argc, char **argv) {
   wbuf_free(&args);
   int code;
   if (!a) {
-    fprintf(stderr, "wisp: %s\n", err);
+    if (msg) *msg = strdup(err);
+    else fprintf(stderr, "wisp: %s\n", err);
     code = 1;
   } else {
     pthread_mutex_lock(&w.mu);
@@ -210,10 +235,173 @@ static int cmd_exec(const options *o, int argc, char **argv) {
     pthread_mutex_unlock(&w.mu);
     actor_release(a);
   }
-  stop_all_actors();
-  sched_stop();
-  net_stop();
   return code;
+}
+
+static int cmd_exec(const options *o, int argc, char **argv) {
+  if (argc < 1) return usage_error("%s", "exec needs a script: wisp exec SCRIPT.lua [ARGS...]");
+  struct stat st;
+  if (stat(argv[0], &st) != 0) {
+    fprintf(stderr, "wisp: cannot open %s: %s\n", argv[0], strerror(errno));
+    return 1;
+  }
+  if (start_runtime(o) != 0) return 1;
+  int code = run_file(argv[0], argc - 1, argv + 1, NULL);
+  stop_runtime();
+  return code;
+}
+
+static mf_app *load_app(const char *dir) {
+  mf_errors errs;
+  mf_errors_init(&errs);
+  mf_app *app = mf_load(dir, &errs);
+  if (!app) {
+    mf_errors_print(&errs, stderr);
+    fprintf(stderr, "wisp: %s: %zu problem(s); nothing was started (wisp check %s lists them)\n", dir,
+            mf_errors_count(&errs), dir);
+  }
+  mf_errors_free(&errs);
+  return app;
+}
+
+static int cmd_check(const options *o, int argc, char **argv) {
+  if (argc != 1) return usage_error("%s", "check needs one app directory: wisp check APP_DIR");
+  return mf_check_command(argv[0], stdout);
+}
+
+static int cmd_run(const options *o, int argc, char **argv) {
+  const char *dir = ".";
+  int i = 0;
+  if (i < argc && strcmp(argv[i], "-x") != 0) dir = argv[i++];
+  app_run_opts ro = {0};
+  if (i < argc) {
+    if (strcmp(argv[i], "-x") != 0) return usage_error("unexpected argument \"%s\"", argv[i]);
+    if (i + 1 >= argc) return usage_error("%s", "-x needs an entry id: wisp run APP_DIR -x ns:entry [ARGS...]");
+    ro.exec_id = argv[i + 1];
+    ro.argc = argc - i - 2;
+    ro.argv = argv + i + 2;
+  }
+  mf_app *app = load_app(dir);
+  if (!app) return 1;
+  char err[512];
+  app_block_signals(); /* before any thread starts: only the signal thread receives them */
+  if (start_runtime(o) != 0) {
+    mf_free(app);
+    return 1;
+  }
+  if (app_attach(app, err, sizeof err) != 0) {
+    fprintf(stderr, "wisp: %s\n", err);
+    stop_runtime();
+    mf_free(app);
+    return 1;
+  }
+  int code = app_run(app, &ro);
+  stop_runtime();
+  mf_free(app);
+  return code;
+}
+
+static bool has_suffix(const char *s, const char *suf) {
+  size_t a = strlen(s), b = strlen(suf);
+  return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* wisp test: test entries of an app plus the .lua files in its tests directory, or the files given. */
+static int cmd_test(const options *o, int argc, char **argv) {
+  const char *dir = NULL;
+  char **files = NULL;
+  size_t nfiles = 0;
+  struct stat st;
+  if (argc == 0) dir = ".";
+  else if (argc == 1 && stat(argv[0], &st) == 0 && S_ISDIR(st.st_mode)) dir = argv[0];
+  if (dir) {
+    char tdir[4096];
+    snprintf(tdir, sizeof tdir, "%s/tests", dir);
+    DIR *d = opendir(tdir);
+    if (d) {
+      struct dirent *de;
+      while ((de = readdir(d)) != NULL)
+        if (has_suffix(de->d_name, ".lua")) {
+          files = realloc(files, sizeof *files * (nfiles + 1));
+          char p[8192];
+          snprintf(p, sizeof p, "%s/%s", tdir, de->d_name);
+          files[nfiles++] = strdup(p);
+        }
+      closedir(d);
+      qsort(files, nfiles, sizeof *files, cmp_str);
+    }
+  } else {
+    for (int i = 0; i < argc; i++) {
+      files = realloc(files, sizeof *files * (nfiles + 1));
+      files[nfiles++] = strdup(argv[i]);
+    }
+  }
+  mf_app *app = NULL;
+  if (dir) {
+    char probe[4096];
+    bool has_manifest = false;
+    DIR *d = opendir(dir);
+    if (d) {
+      struct dirent *de;
+      while ((de = readdir(d)) != NULL)
+        if (has_suffix(de->d_name, ".yaml") || has_suffix(de->d_name, ".yml") || has_suffix(de->d_name, ".json"))
+          has_manifest = true;
+      closedir(d);
+    }
+    (void)probe;
+    if (has_manifest && !(app = load_app(dir))) return 1;
+  }
+  if (start_runtime(o) != 0) return 1;
+  int failed = 0, passed = 0;
+  if (app) {
+    char err[512];
+    if (app_attach(app, err, sizeof err) != 0) {
+      fprintf(stderr, "wisp: %s\n", err);
+      failed++;
+    } else {
+      /* app_test prints its own lines; count them through a temporary stream */
+      char *buf = NULL;
+      size_t blen = 0;
+      FILE *mem = open_memstream(&buf, &blen);
+      int f = app_test(app, mem);
+      fclose(mem);
+      int p = 0, ff = 0;
+      char *last = strrchr(buf, '\n');
+      if (last) *last = 0;
+      last = strrchr(buf, '\n');
+      sscanf(last ? last + 1 : buf, "%d passed, %d failed", &p, &ff);
+      if (last) *last = 0; else buf[0] = 0;
+      if (buf[0]) printf("%s\n", buf);
+      passed += p;
+      failed += f;
+      free(buf);
+    }
+  }
+  for (size_t i = 0; i < nfiles; i++) {
+    char *msg = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int code = run_file(files[i], 0, NULL, &msg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (code) {
+      failed++;
+      printf("FAIL %s (%.2fs): %s\n", files[i], secs, msg ? msg : "failed");
+    } else {
+      passed++;
+      printf("ok   %s (%.2fs)\n", files[i], secs);
+    }
+    free(msg);
+    free(files[i]);
+  }
+  free(files);
+  printf("%d passed, %d failed\n", passed, failed);
+  fflush(stdout);
+  stop_runtime();
+  if (app) mf_free(app);
+  return failed ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -244,6 +432,9 @@ int main(int argc, char **argv) {
     if (r == 0) break;
   }
   if (strcmp(cmd, "exec") == 0) return cmd_exec(&o, argc - i, argv + i);
+  if (strcmp(cmd, "run") == 0) return cmd_run(&o, argc - i, argv + i);
+  if (strcmp(cmd, "check") == 0) return cmd_check(&o, argc - i, argv + i);
+  if (strcmp(cmd, "test") == 0) return cmd_test(&o, argc - i, argv + i);
   if (cmd[0] == '-') return usage_error("unknown option %s", cmd);
   return usage_error("unknown command \"%s\"", cmd);
 }

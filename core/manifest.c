@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <lauxlib.h>
 #include "core/manifest.h"
 #include "core/mf_internal.h"
 

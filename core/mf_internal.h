@@ -26,6 +26,7 @@ void mf_arena_free(mf_arena *a);
 typedef struct mf_ref {
   const char *id; /* "ns:name" (a bare name was qualified with the entry's namespace) */
   yaml_pos pos;   /* where it is written */
+  const char *field; /* the field it is written in, for messages ("lifecycle.depends_on") */
   const mf_entry *target; /* set by mf_resolve when it resolves to the right kind */
 } mf_ref;
 

@@ -1,11 +1,20 @@
 /* stdlib/init.c — registers the Lua modules with the sandbox and their mailbox handlers and
  * codec types with the runtime, once, before any actor runs. */
+#include "actors/actor.h"
 #include "actors/sandbox.h"
 #include "core/codec.h"
 #include "stdlib/errors.h"
 #include "stdlib/stdlib.h"
+#include "security/context.h"
 #include "stdlib/process.h"
+#include "stdlib/security.h"
 #include "stdlib/time.h"
+
+static int check_process_action(lua_State *L, const char *action, const char *resource) {
+  return security_check(L, action, resource, NULL);
+}
+static void *retain_context(void *c) { return sec_context_retain(c); }
+static void release_context(void *c) { sec_context_release(c); }
 
 void stdlib_init(void) {
   /* globals, opened lazily on first use */
@@ -17,8 +26,12 @@ void stdlib_init(void) {
   sandbox_register("time", luaopen_wisp_time, false);
   sandbox_register("json", luaopen_wisp_json, false);
   sandbox_register("logger", luaopen_wisp_logger, false);
+  sandbox_register("security", luaopen_wisp_security, false);
 
   wcodec_register_type(1, WERR_MT, werr_encode, werr_decode);
   time_register();
   process_register();
+  process_set_checker(check_process_action);
+  process_set_security_retain(retain_context);
+  actor_set_security_release(release_context);
 }

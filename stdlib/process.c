@@ -26,8 +26,6 @@
 #define EV_LINK_DOWN_NAME "pid.link.down"
 #define EV_CANCEL_NAME "pid.cancel"
 
-static process_resolver resolver;
-void process_set_resolver(process_resolver fn) { resolver = fn; }
 static void *(*sec_retain)(void *ctx);
 void process_set_security_retain(void *(*fn)(void *ctx)) { sec_retain = fn; }
 static process_checker checker;
@@ -386,8 +384,8 @@ static int do_spawn(lua_State *L, const char *fname, int flags, uint64_t monitor
     if (!a->exec_mode)
       return werr_fail(L, WERR_INVALID, false, "%s: file:// ids only work under wisp exec; spawn an entry id (ns:name)", fname);
     rc = exec_file_resolver(a, id, host, &cfg, path, sizeof path, err, sizeof err);
-  } else if (resolver) {
-    rc = resolver(a, id, host, &cfg, err, sizeof err);
+  } else if (actor_get_resolver()) {
+    rc = actor_get_resolver()(a, id, host, &cfg, err, sizeof err);
   } else {
     snprintf(err, sizeof err, "unknown process \"%s\" (no app is loaded; under wisp exec use file://path.lua)", id);
     rc = 1;

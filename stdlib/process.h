@@ -5,12 +5,6 @@
 #include <lua.h>
 #include "actors/actor.h"
 
-/* Resolves an entry id (and optional host) into cfg: chunk, chunk_len, chunk_is_binary,
- * chunk_name, entry_id, method, memory_limit, modules. Returns 0, 1 (not found: message in err)
- * or 2 (invalid). Strings put into cfg must outlive the spawn call. */
-typedef int (*process_resolver)(actor *parent, const char *id, const char *host, actor_config *cfg,
-                                char *err, size_t errlen);
-void process_set_resolver(process_resolver fn);
 /* Returns 0 when `action` on `resource` is allowed for the calling actor; otherwise pushes
  * nil, err (PERMISSION_DENIED) and returns 2. */
 typedef int (*process_checker)(lua_State *L, const char *action, const char *resource);

@@ -753,6 +753,70 @@ static void test_registry(void) {
   sec_policy_release(p5);
 }
 
+/* The worked examples of docs/security.md, decision by decision. */
+static void test_doc_examples(void) {
+  sec_policy *ws = P("app.security:ws_example",
+                     "{'actions':['websocket.connect','websocket.connect.url'],"
+                     "'resources':['','wss://*.example.com/*','wss://*.example.com:*'],'effect':'allow',"
+                     "'conditions':["
+                     "{'field':'resource','operator':'matches','value':"
+                     "'^(wss://([a-z0-9-]+\\\\.)+example\\\\.com(:[0-9]+)?/.*)?$'}]}");
+  sec_policy *spawn = P("app.security:spawn_app",
+                        "{'actions':'process.*','resources':'app:*','effect':'allow'}");
+  sec_policy *admin = P("app.security:deny_admin",
+                        "{'actions':'process.spawn','resources':'app:admin*','effect':'deny'}");
+  sec_policy *tenant = P("app.security:own_tenant_only",
+                         "{'actions':'orders.*','resources':'*','effect':'allow','conditions':["
+                         "{'field':'meta.tenant','operator':'eq','value_from':'actor.meta.tenant'}]}");
+  sec_policy *env = P("app.security:env",
+                      "{'actions':'env.get','resources':['LOG_*','FEATURE_*'],'effect':'allow',"
+                      "'conditions':[{'field':'actor.meta.level','operator':'gte','value':2},"
+                      "{'field':'actor.id','operator':'in','value':['svc:api','svc:worker']},"
+                      "{'field':'actor.meta.roles','operator':'contains','value':'ops'}]}");
+  CHECK(ws && spawn && admin && tenant && env);
+  sec_scope *s = sec_scope_new();
+  sec_scope_add_policy(s, ws);
+  sec_scope_add_policy(s, spawn);
+  sec_scope_add_policy(s, admin);
+  sec_scope_add_policy(s, tenant);
+  sec_scope_add_policy(s, env);
+  sec_context *c = ctx_with(s, "svc:api", "{'tenant':'acme','level':2,'roles':['ops']}",
+                            SEC_CTX_STRICT);
+  char reason[256];
+  CHECK(sec_allowed(c, "websocket.connect", "", NULL, NULL, 0));
+  CHECK(sec_allowed(c, "websocket.connect.url", "wss://api.example.com/feed", NULL, NULL, 0));
+  CHECK(sec_allowed(c, "websocket.connect.url", "wss://api.example.com:8443/feed", NULL, NULL, 0));
+  CHECK(!sec_allowed(c, "websocket.connect.url", "wss://example.com/feed", NULL, NULL, 0));
+  CHECK(!sec_allowed(c, "websocket.connect.url", "ws://api.example.com/feed", NULL, NULL, 0));
+  CHECK(!sec_allowed(c, "websocket.connect.url", "wss://evil.org/x.example.com/", NULL, NULL, 0));
+  CHECK(!sec_allowed(c, "websocket.connect.url", "wss://api.example.com.evil.org/.example.com/",
+                     NULL, NULL, 0));
+  CHECK(sec_allowed(c, "process.spawn", "app:worker", NULL, NULL, 0));
+  CHECK(!sec_allowed(c, "process.spawn", "app:admin_panel", NULL, reason, sizeof reason));
+  CHECK_STR(reason, "policy \"app.security:deny_admin\" denies process.spawn on \"app:admin_panel\"");
+  json_t *acme = J("{'tenant':'acme'}"), *globex = J("{'tenant':'globex'}");
+  CHECK(sec_allowed(c, "orders.read", "orders", acme, NULL, 0));
+  CHECK(!sec_allowed(c, "orders.read", "orders", globex, NULL, 0));
+  CHECK(!sec_allowed(c, "orders.read", "orders", NULL, NULL, 0));
+  CHECK(sec_allowed(c, "env.get", "LOG_LEVEL", NULL, NULL, 0));
+  CHECK(!sec_allowed(c, "env.get", "HOME", NULL, NULL, 0));
+  sec_context *low = ctx_with(s, "svc:api", "{'level':1,'roles':['ops']}", SEC_CTX_STRICT);
+  CHECK(!sec_allowed(low, "env.get", "LOG_LEVEL", NULL, NULL, 0));
+  sec_context *other = ctx_with(s, "svc:other", "{'level':5,'roles':['ops']}", SEC_CTX_STRICT);
+  CHECK(!sec_allowed(other, "env.get", "LOG_LEVEL", NULL, NULL, 0));
+  sec_context_release(low);
+  sec_context_release(other);
+  json_decref(acme);
+  json_decref(globex);
+  sec_context_release(c);
+  sec_scope_release(s);
+  sec_policy_release(ws);
+  sec_policy_release(spawn);
+  sec_policy_release(admin);
+  sec_policy_release(tenant);
+  sec_policy_release(env);
+}
+
 /* ---- concurrency: one scope, four threads ---- */
 
 typedef struct probe {
@@ -1002,4 +1066,4 @@ TEST_MAIN(test_pattern, test_op_eq_ne, test_op_order, test_op_in, test_op_exists
           test_op_contains, test_op_matches, test_value_from, test_conditions_all_hold,
           test_parse_errors, test_policy_is_immutable, test_actor_parse, test_deny_wins,
           test_no_match_denies, test_modes, test_context_identity, test_reason_buffer,
-          test_registry, test_concurrent, test_lua_module, test_cleanup)
+          test_registry, test_doc_examples, test_concurrent, test_lua_module, test_cleanup)
