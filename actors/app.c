@@ -439,18 +439,20 @@ static void stop_services(const mf_app *app, bool *exec_done, bool *exec_failed,
     if (s->state != SVC_RUNNING) continue;
     wlog_pack(WLOG_INFO, "stopping service", "{s:s}", "service", s->e->id);
     links_cancel(0, s->pid, "shutdown");
-    /* reverse order: wait for this one (within the overall deadline) before the next */
-    while (s->state == SVC_RUNNING && clock_mono_ns() < deadline) pump(deadline, exec_done, exec_failed, exec_msg);
-  }
-  for (size_t i = 0; i < nsvcs; i++)
-    if (svcs[i].state == SVC_RUNNING) {
-      wlog_pack(WLOG_WARN, "service did not stop in time, terminating", "{s:s}", "service", svcs[i].e->id);
-      actor *a = actor_lookup(svcs[i].pid);
+    /* reverse order: wait for this one up to its stop_timeout, within the overall deadline,
+     * so that one stubborn service cannot eat the time of the others */
+    int64_t own = clock_mono_ns() + (s->e->lifecycle.stop_timeout_ns ? s->e->lifecycle.stop_timeout_ns : deadline);
+    int64_t until = own < deadline ? own : deadline;
+    while (s->state == SVC_RUNNING && clock_mono_ns() < until) pump(until, exec_done, exec_failed, exec_msg);
+    if (s->state == SVC_RUNNING) {
+      wlog_pack(WLOG_WARN, "service did not stop in time, terminating", "{s:s}", "service", s->e->id);
+      actor *a = actor_lookup(s->pid);
       if (a) {
         actor_terminate(a);
         actor_release(a);
       }
     }
+  }
   int64_t hard = clock_mono_ns() + 2000000000LL;
   while (running_services() && clock_mono_ns() < hard) pump(hard, exec_done, exec_failed, exec_msg);
   /* every other actor (children of services) ends too */

@@ -372,12 +372,32 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
   return utf8_prefix((const char *)s, n) == n;
 }
 
+/* Where an event's node starts. libfyaml marks a quoted scalar after its opening quote (on the
+ * quote's line): moved back onto the quote. Block scalars are marked at their first content
+ * line, which is kept. */
 static yaml_pos mark_pos(struct fy_event *e) {
   yaml_pos p = {0, 0};
   const struct fy_mark *m = fy_event_start_mark(e);
   if (m && m->line >= 0 && m->column >= 0) {
     p.line = m->line + 1;
     p.col = m->column + 1;
+    if (e->type == FYET_SCALAR && p.col > 1) {
+      enum fy_scalar_style st = fy_token_scalar_style(fy_event_get_token(e));
+      if (st == FYSS_SINGLE_QUOTED || st == FYSS_DOUBLE_QUOTED) p.col--;
+    }
+    if (e->type == FYET_ALIAS && p.col > 1) p.col--; /* marked after the '*' */
+  }
+  /* a node starts at its properties (anchor, tag) when it has any */
+  struct fy_token *props[2] = {NULL, NULL};
+  if (e->type == FYET_SCALAR || e->type == FYET_MAPPING_START || e->type == FYET_SEQUENCE_START) {
+    props[0] = fy_event_get_anchor_token(e);
+    props[1] = fy_event_get_tag_token(e);
+  }
+  for (int i = 0; i < 2; i++) {
+    const struct fy_mark *pm = props[i] ? fy_token_start_mark(props[i]) : NULL;
+    if (!pm || pm->line < 0 || pm->column < 0) continue;
+    yaml_pos q = {pm->line + 1, pm->column + 1};
+    if (!p.line || q.line < p.line || (q.line == p.line && q.col < p.col)) p = q;
   }
   return p;
 }
@@ -479,6 +499,18 @@ static const char *token_text(struct fy_token *t, size_t *n) {
 
 enum tag_kind { TAG_NONE, TAG_NONSPECIFIC, TAG_STR, TAG_INT, TAG_FLOAT, TAG_BOOL, TAG_NULL,
                 TAG_MAP, TAG_SEQ, TAG_OTHER };
+
+/* The tag as written ("!!binary", "!foo") for messages. */
+static const char *tag_written(struct fy_event *e, char *out, size_t outlen) {
+  struct fy_token *t = fy_event_get_tag_token(e);
+  size_t hl = 0, sl = 0;
+  const char *h = t ? fy_tag_token_handle(t, &hl) : NULL;
+  const char *s = t ? fy_tag_token_suffix(t, &sl) : NULL;
+  char q1[100], q2[100];
+  snprintf(out, outlen, "%s%s", h ? quote(h, hl, q1, sizeof q1) : "",
+           s ? quote(s, sl, q2, sizeof q2) : "");
+  return out;
+}
 
 static enum tag_kind tag_kind(struct fy_event *e, const char **text, size_t *n) {
   struct fy_token *t = fy_event_get_tag_token(e);
@@ -671,11 +703,11 @@ static json_t *resolve_scalar(builder *b, struct fy_event *e, const char *s, siz
     return NULL;
   case TAG_MAP:
   case TAG_SEQ:
-    fail(b, pos, "tag %s on a scalar", quote(tag, taglen, q, sizeof q));
+    fail(b, pos, "tag %s on a scalar", tag_written(e, q, sizeof q));
     return NULL;
   case TAG_OTHER:
   default:
-    fail(b, pos, "unsupported tag \"%s\"", quote(tag, taglen, q, sizeof q));
+    fail(b, pos, "unsupported tag \"%s\"", tag_written(e, q, sizeof q));
     return NULL;
   }
 }
@@ -697,7 +729,7 @@ static void on_key(builder *b, frame *f, struct fy_event *e, yaml_pos pos) {
   enum tag_kind tk = tag_kind(e, &tag, &taglen);
   if (!s) s = "";
   if (tk != TAG_NONE && tk != TAG_STR && tk != TAG_NONSPECIFIC) {
-    fail(b, pos, "tag %s on a mapping key is not supported", quote(tag, taglen, q, sizeof q));
+    fail(b, pos, "tag %s on a mapping key is not supported", tag_written(e, q, sizeof q));
     return;
   }
   if (memchr(s, '\0', n)) {
@@ -771,7 +803,7 @@ static void on_event(builder *b, struct fy_event *e) {
     size_t taglen;
     enum tag_kind tk = tag_kind(e, &tag, &taglen);
     if (tk != TAG_NONE && tk != TAG_NONSPECIFIC && tk != (is_map ? TAG_MAP : TAG_SEQ)) {
-      fail(b, pos, "tag \"%s\" on a %s is not supported", quote(tag, taglen, q, sizeof q),
+      fail(b, pos, "tag \"%s\" on a %s is not supported", tag_written(e, q, sizeof q),
            is_map ? "mapping" : "sequence");
       return;
     }

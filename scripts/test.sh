@@ -39,6 +39,13 @@ if [ "$mode" != tsan ]; then
   lua_failed=$(sed -n 's/^lua: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$lua_log")
   rm -f "$lua_log"
   lua_passed=${lua_passed:-0}; lua_failed=${lua_failed:-1}
+
+  apps_log=$(mktemp)
+  WISP_BIN="$dir/wisp" python3 tests/run_apps.py 2>&1 | tee "$apps_log"
+  apps_passed=$(sed -n 's/^apps: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$apps_log")
+  apps_failed=$(sed -n 's/^apps: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$apps_log")
+  rm -f "$apps_log"
+  lua_passed=$((lua_passed + ${apps_passed:-0})); lua_failed=$((lua_failed + ${apps_failed:-1}))
 fi
 
 passed=$((unit_passed + lua_passed)); failed=$((unit_failed + lua_failed))

@@ -1,0 +1,2 @@
+local function main() return nil, errors.new({ message = "xrun failure", kind = errors.INVALID }) end
+return { main = main }

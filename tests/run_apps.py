@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""tests/run_apps.py — end-to-end tests of `wisp run`, `wisp check` and `wisp test` on the apps
+under tests/apps/: supervision, hosts, shutdown, -x. Each scenario runs the real binary and
+reads its JSON log lines. Prints one line per scenario and "apps: N passed, N failed"."""
+import json, os, select, signal, subprocess, sys, time
+
+WISP = os.environ.get("WISP_BIN", "build/wisp")
+APPS = "tests/apps"
+
+def logs_of(text):
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+def run_until(app, pred, timeout=20, args=()):
+    """Runs `wisp run app`, feeding log lines to pred until it returns True; then SIGTERM."""
+    p = subprocess.Popen([WISP, "--log-format", "json", "run", app, *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    lines, deadline, ok = [], time.monotonic() + timeout, False
+    fd = p.stdout.fileno()
+    buf = ""
+    while time.monotonic() < deadline and p.poll() is None:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536).decode(errors="replace")
+        if not chunk:
+            break
+        buf += chunk
+        *complete, buf = buf.split("\n")
+        for l in complete:
+            try:
+                lines.append(json.loads(l))
+            except ValueError:
+                pass
+        if pred(lines):
+            ok = True
+            break
+    t0 = time.monotonic()
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+    try:
+        rest, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rest, err = p.communicate()
+    lines += logs_of(buf + (rest or b"").decode(errors="replace"))
+    return ok, lines, p.returncode, time.monotonic() - t0, (err or b"").decode(errors="replace")
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+def t_restart():
+    ok, lines, code, _, err = run_until(f"{APPS}/restart", lambda ls: any(l.get("msg") == "flaky stable" for l in ls))
+    check(ok, "flaky never became stable: " + err[-500:])
+    starts = [l for l in lines if l.get("msg") == "service started" and l.get("service") == "app:flaky"]
+    check(len(starts) == 3, f"flaky started {len(starts)} times, expected 3")
+    delays = [l["delay_ms"] for l in lines if l.get("msg") == "service failed, restarting" and l.get("service") == "app:flaky"]
+    check(len(delays) == 2 and delays[1] > delays[0], f"delays not growing: {delays}")
+    check(abs(delays[0] - 100) < 1 and abs(delays[1] - 300) < 1, f"back-off 100ms x3 expected: {delays}")
+    check(code == 0, f"exit code {code} after SIGTERM")
+
+def t_hostmem():
+    def pred(ls):
+        died = any(l.get("service") == "app:hog" and "memory limit" in str(l.get("error", "")) for l in ls)
+        ticks = [l for l in ls if l.get("msg") == "steady tick"]
+        return died and len(ticks) >= 10
+    ok, lines, code, _, err = run_until(f"{APPS}/hostmem", pred)
+    check(ok, "hog did not die of its memory limit while steady kept running: " + err[-300:])
+    check(not any(l.get("service") == "app:steady" and l.get("msg", "").startswith("service failed") for l in lines),
+          "steady failed")
+    check(code == 0, f"exit code {code}")
+
+def t_shutdown():
+    ready = lambda ls: sum(1 for l in ls if l.get("msg") == "ready") >= 3
+    ok, lines, code, took, err = run_until(f"{APPS}/shutdown", ready)
+    check(ok, "services did not get ready")
+    check(code == 0, f"exit code {code} after SIGTERM, expected 0; stderr: {err[-300:]}")
+    check(took < 3 + 1.5, f"shutdown took {took:.1f}s with shutdown_timeout 3s")
+    cancelled = [l.get("name") for l in lines if l.get("msg") == "cancelled"]
+    check(cancelled == ["second", "first"], f"reverse start order expected, got {cancelled}")
+    check(any(l.get("msg") == "service did not stop in time, terminating" and l.get("service") == "app:stubborn" for l in lines),
+          "stubborn was not terminated after the timeout")
+
+def t_second_signal():
+    p = subprocess.Popen([WISP, "--log-format", "json", "run", f"{APPS}/shutdown"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=10)
+    check(p.returncode == 1, f"second signal: exit code {p.returncode}, expected 1")
+
+def t_xrun():
+    r = subprocess.run([WISP, "run", f"{APPS}/xrun", "-x", "app:add", "2", "3"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and "sum 5" in r.stdout, f"-x add: {r.returncode} {r.stdout} {r.stderr}")
+    r = subprocess.run([WISP, "run", f"{APPS}/xrun", "-x", "app:fail"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 1 and "xrun failure" in r.stderr, f"-x fail: {r.returncode} {r.stderr}")
+    r = subprocess.run([WISP, "run", f"{APPS}/xrun", "-x", "app:spawner"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and "spawner ok" in r.stdout, f"-x spawner: {r.returncode} {r.stdout} {r.stderr}")
+    r = subprocess.run([WISP, "run", f"{APPS}/xrun", "-x", "app:missing"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 1 and "app:missing" in r.stderr, f"-x missing: {r.returncode} {r.stderr}")
+
+def t_check():
+    r = subprocess.run([WISP, "check", f"{APPS}/good"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0, f"check good: {r.returncode} {r.stdout} {r.stderr}")
+    r = subprocess.run([WISP, "check", f"{APPS}/broken"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 1 and "problems found" in r.stdout, f"check broken: {r.returncode}")
+    check(r.stdout.count("\n") > 10, "check broken should list many problems at once")
+    r = subprocess.run([WISP, "run", f"{APPS}/broken"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 1 and "nothing was started" in r.stderr, f"run broken: {r.returncode} {r.stderr[-200:]}")
+
+def t_test_cmd():
+    r = subprocess.run([WISP, "test", f"{APPS}/xrun"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and "1 passed, 0 failed" in r.stdout, f"wisp test: {r.returncode} {r.stdout} {r.stderr}")
+
+def t_usage():
+    r = subprocess.run([WISP, "frobnicate"], capture_output=True, text=True)
+    check(r.returncode == 2 and "usage" in r.stderr, "unknown command must print usage and exit 2")
+    r = subprocess.run([WISP, "--workers", "0", "exec", "x.lua"], capture_output=True, text=True)
+    check(r.returncode == 2, "bad --workers must exit 2")
+    r = subprocess.run([WISP, "--version"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.startswith("wisp "), "--version")
+
+TESTS = [t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+
+def main():
+    passed = failed = 0
+    for t in TESTS:
+        t0 = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print(f"ok   {t.__name__} ({time.monotonic() - t0:.2f}s)")
+        except Exception as e:
+            failed += 1
+            print(f"FAIL {t.__name__} ({time.monotonic() - t0:.2f}s): {e}")
+    print(f"apps: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
