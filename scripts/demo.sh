@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Sets up, builds Wisp in Release and runs the demo (needs nothing from the internet).
+# Sets up, builds Wisp in Release and runs the demos (need nothing from the internet): one
+# actor showing coroutines, channels, select and timers, then an app of two services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target wisp >/dev/null
-exec build/wisp exec examples/demo.lua
+echo "== one actor: coroutines, channels, select, timers (examples/demo.lua)"
+build/wisp exec examples/demo.lua
+echo
+echo "== an app: two supervised services exchanging messages (examples/pingpong)"
+exec build/wisp --log-format text run examples/pingpong -x app:demo

@@ -128,7 +128,19 @@ def t_usage():
     r = subprocess.run([WISP, "--version"], capture_output=True, text=True)
     check(r.returncode == 0 and r.stdout.startswith("wisp "), "--version")
 
-TESTS = [t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+def t_pingpong_example():
+    r = subprocess.run([WISP, "--log-format", "json", "run", "examples/pingpong", "-x", "app:demo"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"pingpong: exit {r.returncode} {r.stderr[-300:]}")
+    lines = logs_of(r.stdout)
+    pongs = [l["n"] for l in lines if l.get("msg") == "pong"]
+    check(pongs == [1, 2, 3, 4, 5], f"pongs {pongs}")
+    denied = [l for l in lines if l.get("msg") == "spawn denied as expected"]
+    check(denied and "PermissionDenied" in denied[0]["error"], "the policy must deny process.spawn")
+    check(all(l.get("pid") and l.get("entry") for l in lines if l.get("msg") in ("ping", "pong")),
+          "Lua log lines carry pid and entry")
+
+TESTS = [t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
