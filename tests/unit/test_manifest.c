@@ -131,7 +131,7 @@ static void test_good_app(void) {
     CHECK(host->host.auto_start);
     CHECK_STR(host->ns, "app");
     CHECK_STR(host->name, "processes");
-    CHECK_EQ(host->line, 12);
+    CHECK_EQ(host->line, 11);
     CHECK_EQ(host->col, 5);
   }
 
@@ -153,7 +153,7 @@ static void test_good_app(void) {
     CHECK_STR(json_string_value(json_object_get(pp->meta, "comment")), "Replies to pings");
     /* the raw entry and its positions stay available */
     yaml_pos p = yaml_pos_value(pp->doc, pp->raw, "source");
-    CHECK_EQ(p.line, 27);
+    CHECK_EQ(p.line, 25);
     CHECK_EQ(p.col, 13);
     CHECK(strstr(pp->file, "good/src/_index.yaml") != NULL);
   }
@@ -227,7 +227,7 @@ static void test_good_app(void) {
     CHECK_STR(deny->groups[0], "app.security:workers");
     CHECK_STR(deny->groups[1], "app.security:auditors");
     yaml_pos p = yaml_pos_value(deny->doc, deny->policy, "effect");
-    CHECK_EQ(p.line, 25);
+    CHECK_EQ(p.line, 22);
     CHECK_EQ(p.col, 19);
   }
   CHECK_EQ(app->ngroups, 2);
@@ -448,7 +448,7 @@ static void test_settings(void) {
   mf_errors errs = load_fail(dir);
   CHECK(has_error(&errs, "settings/c.yaml", 1, 10, "unsupported manifest version"));
   CHECK(has_error(&errs, "settings/c.yaml", 3, 26, "security: unknown field \"mode\""));
-  CHECK(has_error(&errs, "settings/c.yaml", 3, 19, "security.strict: set to true here but to false at"));
+  CHECK(has_error(&errs, "settings/c.yaml", 3, 20, "security.strict: set to true here but to false at"));
   CHECK(has_error(&errs, "settings/c.yaml", 4, 19, "shutdown_timeout: set to 3s here but to 2s at"));
   CHECK(has_error(&errs, "settings/c.yaml", 5, 1, "manifest: unknown field \"extra\""));
   CHECK(has_error(&errs, "settings/c.yaml", 6, 10, "entries must be a sequence, got a mapping"));
