@@ -32,3 +32,8 @@ for n in (10000, 100000):
     print(f"RSS with {n} idle actors: {r/1024:.1f} MiB; per actor: {(r - base) * 1024 / n:.0f} bytes")
 subprocess.run([wisp, "exec", f"{here}/lua/spawn_exit.lua", "20000"])
 subprocess.run([wisp, "exec", f"{here}/lua/channel_pingpong.lua", "1000000"])
+subprocess.run([wisp, "exec", f"{here}/lua/pingpong_actors.lua", "200000"])
+subprocess.run([wisp, "--workers", "1", "exec", f"{here}/lua/pingpong_actors.lua", "200000"])
+# Erlang (erlang-base from Debian) in the same run, for the ratio
+for n in (10000, 100000):
+    subprocess.run(["escript", f"{here}/erlang/bench.erl", str(n), "200000"])
