@@ -290,6 +290,7 @@ typedef struct builder {
   size_t nodes;
   int ndocs;
   bool failed;
+  yaml_pos last; /* the last position seen, {1, 1} at first */
 } builder;
 
 static void set_err(yaml_error *err, const char *name, int line, int col, const char *fmt, ...)
@@ -427,13 +428,6 @@ static void attach(builder *b, json_t *v, yaml_pos pos, size_t height) {
   }
   frame *f = &b->stack[b->depth - 1];
   if (f->height < height + 1) f->height = height + 1;
-  if (!pos.line) { /* implicit empty scalars carry no mark: point at their key or container */
-    if (f->is_map) pos = f->keypos;
-    else {
-      const pos_rec *self = tab_find(&b->doc->tab, f->c, REC_SELF, NULL, 0);
-      if (self) pos = self->vpos;
-    }
-  }
   pos_rec r = {0};
   r.c = f->c;
   r.vpos = pos;
@@ -773,7 +767,11 @@ static void on_key(builder *b, frame *f, struct fy_event *e, yaml_pos pos) {
 }
 
 static void on_event(builder *b, struct fy_event *e) {
+  /* implicit nodes (an empty key or value) carry no mark: they take the position of the event
+   * before them (their key, or the previous item), so every node has a position */
   yaml_pos pos = mark_pos(e);
+  if (pos.line) b->last = pos;
+  else pos = b->last;
   frame *top = b->depth ? &b->stack[b->depth - 1] : NULL;
   bool want_key = top && top->is_map && !top->have_key;
   char q[200];
@@ -974,6 +972,7 @@ yaml_doc *yaml_parse(const char *name, const char *data, size_t len, const yaml_
   b.err = err;
   b.doc = doc;
   b.stack = stack;
+  b.last.line = b.last.col = 1;
 
   bool ended = false;
   struct fy_event *e;

@@ -12,8 +12,9 @@
  * Rules that keep both backends equal and cheap:
  *  - fds are non-blocking (O_NONBLOCK) and owned by the caller; every backend call happens on
  *    the thread that opened the backend (the io_uring one is a single-issuer ring);
- *  - per fd at most one op waits on the read side (nb_poll with POLLIN, nb_read) and one on the
- *    write side (nb_poll with POLLOUT, nb_write); a second one gets -EBUSY. Batching writes
+ *  - per fd at most one op waits on the read side (nb_poll with POLLIN, nb_read, nb_recv) and
+ *    one on the write side (nb_poll with POLLOUT, nb_write, nb_sendmsg); a second one gets
+ *    -EBUSY (epoll; the ring does not check, callers keep to the rule). Batching writes
  *    into one op is the caller's job (one write queue per connection);
  *  - results are like the syscalls': reads return 0 at end of stream, reads and writes may be
  *    short; nb_poll completes with the ready mask (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP),
@@ -24,31 +25,31 @@
  *    call nb_forget_fd;
  *  - nb_close drops ops still in flight without calling them back: the owner frees them.
  *
- * Sockets (the WebSocket connections) extend this with the same op/callback contract; what
- * exists today already carries them:
+ * Sockets (the WebSocket connections):
  *  - connect: nb_poll(POLLOUT) on a non-blocking connect() in progress, then
- *    getsockopt(SO_ERROR). (A native IORING_OP_CONNECT may replace it in the ring backend.)
- *    DNS runs off the loop and arrives as a command; deadlines are timer-wheel entries.
- *  - receive with provided buffers, to be added as
- *      int nb_bufs_setup(nb_backend *b, unsigned count, unsigned size);
- *      int nb_recv(nb_backend *b, nb_op *op, int fd);   (multishot)
- *      void *nb_buf(nb_backend *b, unsigned id);  void nb_buf_return(nb_backend *b, unsigned id);
- *    io_uring: a registered buffer ring and IORING_OP_RECV with IOSQE_BUFFER_SELECT, multishot;
- *    epoll: a backend-owned pool, read() into a free buffer on readiness. Each completion has
- *    flags = NB_F_BUFFER | id << 16, plus NB_F_MORE while the op stays armed; res = bytes, 0 at
- *    end of stream, -ENOBUFS when the pool ran dry (the op is then disarmed). Back-pressure
- *    (a full channel) = cancel or do not re-arm, and keep the buffers until consumed. Until
- *    then nb_read into a per-connection buffer does the same job with one copy.
- *  - send: one op per connection covering the whole pending write queue, gathered once per
- *    loop turn (nb_write on a flattened buffer now; an nb_writev(iovec) with the same rules
- *    later), resubmitted for the rest after a short write.
- *  - TLS: wolfSSL's I/O callbacks read from and append to those connection buffers, never
+ *    getsockopt(SO_ERROR): one code path for both backends (IORING_OP_CONNECT would save
+ *    nothing: the poll is a ring op too). DNS runs off the loop (net/dns.c) and arrives as a
+ *    command; deadlines are entries of the loop's deadline wheel (netloop.h).
+ *  - nb_recv: a receive into a buffer the backend picks from its pool of NB_BUF_COUNT buffers
+ *    of NB_BUF_SIZE bytes when data is there, so an idle connection holds no receive buffer.
+ *    io_uring: a registered buffer ring (IORING_REGISTER_PBUF_RING, kernel 5.19) and
+ *    IORING_OP_RECV with IOSQE_BUFFER_SELECT; epoll: read() into a free pool buffer on
+ *    readiness. One completion per submission (not multishot: back-pressure is exact, a
+ *    connection out of read credit simply does not re-arm, and nothing is read ahead of it).
+ *    res > 0: bytes in buffer flags >> 16 (NB_F_BUFFER set), which the caller hands back
+ *    with nb_buf_return once it has taken the bytes (within the callback, to keep the pool
+ *    full); 0 at end of stream; -ENOBUFS when the pool was empty (re-arm later).
+ *  - nb_sendmsg: sendmsg(2) with MSG_NOSIGNAL (a peer that went away is EPIPE, never
+ *    SIGPIPE); the gathered write of a connection's whole queue, once per loop turn. The
+ *    msghdr, its iovecs and the bytes stay valid until the callback.
+ *  - TLS: wolfSSL's I/O callbacks read from and append to the connection's buffers, never
  *    the fd, so TLS is the same on both backends. */
 #ifndef WISP_NET_BACKEND_H
 #define WISP_NET_BACKEND_H
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct nb_backend nb_backend;
 typedef struct nb_op nb_op;
@@ -66,16 +67,25 @@ struct nb_op {
   uint32_t len;
   int32_t fd;
   int32_t res;
+  uint32_t cflags; /* epoll: completion flags */
   uint16_t events;
   uint8_t kind;   /* enum nb_kind in the backends; 0 when idle */
   uint8_t state;
 };
+
+/* The receive buffer pool of a backend (see nb_recv). The io_uring ring needs a power of 2. */
+#define NB_BUF_COUNT 128u
+#define NB_BUF_SIZE 32768u
 
 typedef struct nb_vtable {
   const char *name;
   int (*poll)(nb_backend *b, nb_op *op, int fd, uint32_t events);
   int (*read)(nb_backend *b, nb_op *op, int fd, void *buf, size_t len);
   int (*write)(nb_backend *b, nb_op *op, int fd, const void *buf, size_t len);
+  int (*recv)(nb_backend *b, nb_op *op, int fd);
+  int (*sendmsg)(nb_backend *b, nb_op *op, int fd, struct msghdr *msg);
+  void *(*buf)(nb_backend *b, unsigned id);
+  void (*buf_return)(nb_backend *b, unsigned id);
   int (*cancel)(nb_backend *b, nb_op *op);
   int (*forget_fd)(nb_backend *b, int fd);
   int (*wait)(nb_backend *b, int64_t timeout_ns);
@@ -104,6 +114,14 @@ static inline int nb_read(nb_backend *b, nb_op *op, int fd, void *buf, size_t le
 static inline int nb_write(nb_backend *b, nb_op *op, int fd, const void *buf, size_t len) {
   return b->vt->write(b, op, fd, buf, len);
 }
+/* Socket receive into a pool buffer; sendmsg with MSG_NOSIGNAL (see the file comment). */
+static inline int nb_recv(nb_backend *b, nb_op *op, int fd) { return b->vt->recv(b, op, fd); }
+static inline int nb_sendmsg(nb_backend *b, nb_op *op, int fd, struct msghdr *msg) {
+  return b->vt->sendmsg(b, op, fd, msg);
+}
+/* The bytes of pool buffer id (NB_BUF_SIZE of them), and its return to the pool. */
+static inline void *nb_buf(nb_backend *b, unsigned id) { return b->vt->buf(b, id); }
+static inline void nb_buf_return(nb_backend *b, unsigned id) { b->vt->buf_return(b, id); }
 /* 0 when a cancellation was started or the op is already completing; -ENOENT when idle. */
 static inline int nb_cancel(nb_backend *b, nb_op *op) { return b->vt->cancel(b, op); }
 /* Drops the backend's state for an fd with no op in flight; call before close(fd). */

@@ -7,17 +7,20 @@
  * socket cannot spin the loop. Reads wait for readiness; writes are tried at once (sockets are
  * usually writable) and wait only after EAGAIN. Finished ops go to a FIFO and their callbacks
  * run at the end of nb_wait, never inside a submission. Regular files, which epoll refuses
- * (EPERM), are always ready: their I/O is done on the spot. */
+ * (EPERM), are always ready: their I/O is done on the spot. Receives take a buffer from a
+ * free list over one lazily mapped pool only when readiness says data is there, and give it
+ * back at once on EAGAIN, so waiting receives hold no buffer. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "net/backend.h"
 
-enum { K_IDLE = 0, K_POLL, K_READ, K_WRITE };
+enum { K_IDLE = 0, K_POLL, K_READ, K_WRITE, K_RECV, K_SENDMSG };
 enum { ST_WAITING = 1, ST_DONE = 2 };
 
 #define NB_MAX_IO (1u << 30)
@@ -39,6 +42,9 @@ typedef struct nb_epoll {
   int *dirty;
   size_t ndirty, capdirty;
   nb_op *done_head, *done_tail;
+  uint8_t *pool;                /* NB_BUF_COUNT * NB_BUF_SIZE, mapped on the first receive */
+  uint16_t free_ids[NB_BUF_COUNT];
+  unsigned nfree;
   struct epoll_event events[NB_EVENTS];
 } nb_epoll;
 
@@ -72,6 +78,7 @@ static int mark_dirty(nb_epoll *e, int fd) {
 
 static void finish(nb_epoll *e, nb_op *op, int32_t res) {
   op->res = res;
+  if (op->kind != K_RECV || res <= 0) op->cflags = 0;
   op->state = ST_DONE;
   op->next = NULL;
   if (e->done_tail) e->done_tail->next = op;
@@ -96,8 +103,28 @@ static bool attempt(nb_epoll *e, nb_op *op, uint32_t ready) {
     finish(e, op, (int32_t)got);
     return true;
   }
+  if (op->kind == K_RECV) {
+    if (!e->nfree) {
+      finish(e, op, -ENOBUFS);
+      return true;
+    }
+    unsigned id = e->free_ids[--e->nfree];
+    do {
+      n = recv(op->fd, e->pool + (size_t)id * NB_BUF_SIZE, NB_BUF_SIZE, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      e->free_ids[e->nfree++] = (uint16_t)id;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    } else {
+      op->cflags = NB_F_BUFFER | id << 16;
+    }
+    finish(e, op, n < 0 ? -errno : (int32_t)n);
+    return true;
+  }
   do {
-    n = op->kind == K_READ ? read(op->fd, op->buf, op->len) : write(op->fd, op->buf, op->len);
+    if (op->kind == K_READ) n = read(op->fd, op->buf, op->len);
+    else if (op->kind == K_SENDMSG) n = sendmsg(op->fd, op->buf, MSG_NOSIGNAL | MSG_DONTWAIT);
+    else n = write(op->fd, op->buf, op->len);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
   finish(e, op, n < 0 ? -errno : (int32_t)n);
@@ -109,8 +136,8 @@ static int start(nb_epoll *e, nb_op *op, int kind, int fd, void *buf, size_t len
   if (fd < 0) return -EBADF;
   fd_slot *s = slot_of(e, fd);
   if (!s) return -ENOMEM;
-  bool rd = kind == K_READ || (kind == K_POLL && (events & POLLIN));
-  bool wr = kind == K_WRITE || (kind == K_POLL && (events & POLLOUT));
+  bool rd = kind == K_READ || kind == K_RECV || (kind == K_POLL && (events & POLLIN));
+  bool wr = kind == K_WRITE || kind == K_SENDMSG || (kind == K_POLL && (events & POLLOUT));
   if ((rd && s->rd) || (wr && s->wr)) return -EBUSY;
   op->kind = (uint8_t)kind;
   op->fd = fd;
@@ -118,7 +145,8 @@ static int start(nb_epoll *e, nb_op *op, int kind, int fd, void *buf, size_t len
   op->len = len > NB_MAX_IO ? NB_MAX_IO : (uint32_t)len;
   op->events = (uint16_t)events;
   op->next = NULL;
-  if (kind == K_WRITE && attempt(e, op, 0)) return 0;
+  op->cflags = 0;
+  if ((kind == K_WRITE || kind == K_SENDMSG) && attempt(e, op, 0)) return 0;
   int rc = mark_dirty(e, fd);
   if (rc < 0) {
     op->kind = K_IDLE;
@@ -141,6 +169,32 @@ static int e_read(nb_backend *b, nb_op *op, int fd, void *buf, size_t len) {
 
 static int e_write(nb_backend *b, nb_op *op, int fd, const void *buf, size_t len) {
   return start((nb_epoll *)b, op, K_WRITE, fd, (void *)buf, len, 0);
+}
+
+static int e_recv(nb_backend *b, nb_op *op, int fd) {
+  nb_epoll *e = (nb_epoll *)b;
+  if (!e->pool) {
+    void *p = mmap(NULL, (size_t)NB_BUF_COUNT * NB_BUF_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (p == MAP_FAILED) return -ENOMEM;
+    e->pool = p;
+    for (unsigned i = 0; i < NB_BUF_COUNT; i++) e->free_ids[i] = (uint16_t)(NB_BUF_COUNT - 1 - i);
+    e->nfree = NB_BUF_COUNT;
+  }
+  return start(e, op, K_RECV, fd, NULL, 0, 0);
+}
+
+static int e_sendmsg(nb_backend *b, nb_op *op, int fd, struct msghdr *msg) {
+  return start((nb_epoll *)b, op, K_SENDMSG, fd, msg, 0, 0);
+}
+
+static void *e_buf(nb_backend *b, unsigned id) {
+  return ((nb_epoll *)b)->pool + (size_t)id * NB_BUF_SIZE;
+}
+
+static void e_buf_return(nb_backend *b, unsigned id) {
+  nb_epoll *e = (nb_epoll *)b;
+  if (id < NB_BUF_COUNT && e->nfree < NB_BUF_COUNT) e->free_ids[e->nfree++] = (uint16_t)id;
 }
 
 static int e_cancel(nb_backend *b, nb_op *op) {
@@ -249,10 +303,12 @@ static int e_wait(nb_backend *b, int64_t timeout_ns) {
   int ran = 0;
   while (op) {
     nb_op *next = op->next;
+    uint32_t flags = op->cflags;
     op->kind = K_IDLE;
     op->state = 0;
     op->next = NULL;
-    op->cb(op, op->res, 0);
+    op->cflags = 0;
+    op->cb(op, op->res, flags);
     ran++;
     op = next;
   }
@@ -262,13 +318,14 @@ static int e_wait(nb_backend *b, int64_t timeout_ns) {
 static void e_close(nb_backend *b) {
   nb_epoll *e = (nb_epoll *)b;
   close(e->epfd);
+  if (e->pool) munmap(e->pool, (size_t)NB_BUF_COUNT * NB_BUF_SIZE);
   free(e->fds);
   free(e->dirty);
   free(e);
 }
 
-static const nb_vtable epoll_vt = {"epoll", e_poll, e_read, e_write, e_cancel,
-                                   e_forget_fd, e_wait, e_close};
+static const nb_vtable epoll_vt = {"epoll", e_poll, e_read, e_write, e_recv, e_sendmsg,
+                                   e_buf, e_buf_return, e_cancel, e_forget_fd, e_wait, e_close};
 
 nb_backend *nb_epoll_open(char *err, size_t errlen) {
   nb_epoll *e = calloc(1, sizeof *e);

@@ -6,24 +6,34 @@
  * (cancellations). Submissions queue in the SQ and reach the kernel in one io_uring_enter per
  * nb_wait, or earlier when the SQ is full. If a read or write ever completes with -EAGAIN (a
  * file type without non-blocking retry inside io_uring), the op arms a one-shot poll and
- * retries, so callers never see EAGAIN. */
+ * retries, so callers never see EAGAIN. Receives pick their buffer from a registered
+ * provided-buffer ring (group 0), refilled by nb_buf_return; a ring that cannot be registered
+ * (kernel before 5.19) makes the backend unavailable, so the loop falls back to epoll. */
 #include <errno.h>
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "net/backend.h"
 
-enum { K_IDLE = 0, K_POLL, K_READ, K_WRITE };
+enum { K_IDLE = 0, K_POLL, K_READ, K_WRITE, K_RECV, K_SENDMSG };
 enum { ST_REPOLL = 1, ST_CANCEL = 2 };
 
 #define NB_MAX_IO (1u << 30)
 #define NB_CQE_BATCH 64
 
+#define BUF_GROUP 0
+
 typedef struct nb_uring {
   nb_backend base;
   struct io_uring ring;
+  /* the receive pool: NB_BUF_COUNT buffers registered as a provided-buffer ring; untouched
+     pages cost no memory until a receive lands in them */
+  struct io_uring_buf_ring *br;
+  size_t br_size;
+  uint8_t *pool;
 } nb_uring;
 
 static struct io_uring_sqe *get_sqe(nb_uring *u) {
@@ -42,6 +52,12 @@ static int issue(nb_uring *u, nb_op *op) {
   switch (op->kind) {
   case K_POLL: io_uring_prep_poll_add(sqe, op->fd, op->events); break;
   case K_READ: io_uring_prep_read(sqe, op->fd, op->buf, op->len, (uint64_t)-1); break;
+  case K_RECV:
+    io_uring_prep_recv(sqe, op->fd, NULL, NB_BUF_SIZE, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BUF_GROUP;
+    break;
+  case K_SENDMSG: io_uring_prep_sendmsg(sqe, op->fd, op->buf, MSG_NOSIGNAL); break;
   default: io_uring_prep_write(sqe, op->fd, op->buf, op->len, (uint64_t)-1); break;
   }
   io_uring_sqe_set_data(sqe, op);
@@ -76,6 +92,25 @@ static int u_write(nb_backend *b, nb_op *op, int fd, const void *buf, size_t len
   return start((nb_uring *)b, op, K_WRITE, fd, (void *)buf, len, 0);
 }
 
+static int u_recv(nb_backend *b, nb_op *op, int fd) {
+  return start((nb_uring *)b, op, K_RECV, fd, NULL, 0, 0);
+}
+
+static int u_sendmsg(nb_backend *b, nb_op *op, int fd, struct msghdr *msg) {
+  return start((nb_uring *)b, op, K_SENDMSG, fd, msg, 0, 0);
+}
+
+static void *u_buf(nb_backend *b, unsigned id) {
+  return ((nb_uring *)b)->pool + (size_t)id * NB_BUF_SIZE;
+}
+
+static void u_buf_return(nb_backend *b, unsigned id) {
+  nb_uring *u = (nb_uring *)b;
+  io_uring_buf_ring_add(u->br, u->pool + (size_t)id * NB_BUF_SIZE, NB_BUF_SIZE, (unsigned short)id,
+                        io_uring_buf_ring_mask(NB_BUF_COUNT), 0);
+  io_uring_buf_ring_advance(u->br, 1);
+}
+
 static int u_cancel(nb_backend *b, nb_op *op) {
   nb_uring *u = (nb_uring *)b;
   if (op->kind == K_IDLE) return -ENOENT;
@@ -106,7 +141,8 @@ static bool complete(nb_uring *u, nb_op *op, int32_t res, uint32_t cflags) {
     } else {
       struct io_uring_sqe *sqe = get_sqe(u);
       if (sqe) {
-        io_uring_prep_poll_add(sqe, op->fd, op->kind == K_READ ? POLLIN : POLLOUT);
+        bool rd = op->kind == K_READ || op->kind == K_RECV;
+        io_uring_prep_poll_add(sqe, op->fd, rd ? POLLIN : POLLOUT);
         io_uring_sqe_set_data(sqe, op);
         op->state |= ST_REPOLL;
         return false;
@@ -114,9 +150,12 @@ static bool complete(nb_uring *u, nb_op *op, int32_t res, uint32_t cflags) {
       res = -EBUSY;
     }
   }
+  uint32_t flags = cflags & IORING_CQE_F_MORE ? NB_F_MORE : 0;
+  if (cflags & IORING_CQE_F_BUFFER)
+    flags |= NB_F_BUFFER | (cflags >> IORING_CQE_BUFFER_SHIFT) << 16;
   op->kind = K_IDLE;
   op->state = 0;
-  op->cb(op, res, cflags & IORING_CQE_F_MORE ? NB_F_MORE : 0);
+  op->cb(op, res, flags);
   return true;
 }
 
@@ -163,14 +202,52 @@ static int u_wait(nb_backend *b, int64_t timeout_ns) {
   return ran;
 }
 
+static void pool_free(nb_uring *u) {
+  if (u->br) munmap(u->br, u->br_size);
+  if (u->pool) munmap(u->pool, (size_t)NB_BUF_COUNT * NB_BUF_SIZE);
+  u->br = NULL;
+  u->pool = NULL;
+}
+
+/* Maps the pool and registers it as buffer group BUF_GROUP. 0, or -errno. */
+static int pool_setup(nb_uring *u) {
+  u->br_size = NB_BUF_COUNT * sizeof(struct io_uring_buf);
+  void *br = mmap(NULL, u->br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  void *pool = mmap(NULL, (size_t)NB_BUF_COUNT * NB_BUF_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  u->br = br == MAP_FAILED ? NULL : br;
+  u->pool = pool == MAP_FAILED ? NULL : pool;
+  if (!u->br || !u->pool) {
+    pool_free(u);
+    return -ENOMEM;
+  }
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)u->br;
+  reg.ring_entries = NB_BUF_COUNT;
+  reg.bgid = BUF_GROUP;
+  int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+  if (rc < 0) {
+    pool_free(u);
+    return rc;
+  }
+  io_uring_buf_ring_init(u->br);
+  for (unsigned i = 0; i < NB_BUF_COUNT; i++)
+    io_uring_buf_ring_add(u->br, u->pool + (size_t)i * NB_BUF_SIZE, NB_BUF_SIZE, (unsigned short)i,
+                          io_uring_buf_ring_mask(NB_BUF_COUNT), (int)i);
+  io_uring_buf_ring_advance(u->br, NB_BUF_COUNT);
+  return 0;
+}
+
 static void u_close(nb_backend *b) {
   nb_uring *u = (nb_uring *)b;
-  io_uring_queue_exit(&u->ring);
+  io_uring_queue_exit(&u->ring); /* unregisters the buffer ring */
+  pool_free(u);
   free(u);
 }
 
-static const nb_vtable uring_vt = {"io_uring", u_poll, u_read, u_write, u_cancel,
-                                   u_forget_fd, u_wait, u_close};
+static const nb_vtable uring_vt = {"io_uring", u_poll, u_read, u_write, u_recv, u_sendmsg,
+                                   u_buf, u_buf_return, u_cancel, u_forget_fd, u_wait, u_close};
 
 static int ring_init(struct io_uring *ring, unsigned entries, unsigned flags) {
   struct io_uring_params p;
@@ -215,6 +292,8 @@ nb_backend *nb_uring_open(unsigned entries, char *err, size_t errlen) {
     } need[] = {{IORING_OP_POLL_ADD, "IORING_OP_POLL_ADD"},
                 {IORING_OP_READ, "IORING_OP_READ"},
                 {IORING_OP_WRITE, "IORING_OP_WRITE"},
+                {IORING_OP_RECV, "IORING_OP_RECV"},
+                {IORING_OP_SENDMSG, "IORING_OP_SENDMSG"},
                 {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"}};
     for (size_t i = 0; i < sizeof need / sizeof need[0] && !missing; i++)
       if (!io_uring_opcode_supported(probe, need[i].op)) missing = need[i].name;
@@ -222,6 +301,14 @@ nb_backend *nb_uring_open(unsigned entries, char *err, size_t errlen) {
   }
   if (missing) {
     snprintf(err, errlen, "kernel lacks %s", missing);
+    io_uring_queue_exit(&u->ring);
+    free(u);
+    return NULL;
+  }
+  rc = pool_setup(u);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot register the receive buffer ring (IORING_REGISTER_PBUF_RING): %s",
+             strerror(-rc));
     io_uring_queue_exit(&u->ring);
     free(u);
     return NULL;

@@ -7,10 +7,12 @@
  * the flag only after its push. Shutdown: `accepting` turns false, net_stop waits for producers
  * inside submit (the `inflight` count) to leave, then queues QUIT as the very last command.
  *
- * The loop turn: read the monotonic clock, advance the wheel (1 tick = 1 ms, the wheel's now is
- * the floor of the clock, deadlines are rounded up, so nothing fires early), then sleep in the
- * backend until the wheel's next possible expiry or a completion (the eventfd read among them).
- * No polling: an idle loop with no timers sleeps without limit. */
+ * The loop turn: read the monotonic clock, advance the wheels (1 tick = 1 ms, a wheel's now is
+ * the floor of the clock, deadlines are rounded up, so nothing fires early; one wheel holds the
+ * mailbox timers, the other the connections' deadlines), run the end-of-turn work (gathered
+ * writes), then sleep in the backend until the next possible expiry or a completion (the
+ * eventfd read among them). No polling: an idle loop with no timers sleeps without limit.
+ * Commands of kind CMD_CALL (net_call_submit) carry the connection modules' work. */
 #include "net/netloop.h"
 #include <errno.h>
 #include <pthread.h>
@@ -35,14 +37,10 @@
 #define MAX_SLEEP_NS ((int64_t)3600 * 1000000000) /* re-check hourly at most */
 #define CMD_BATCH 4096
 
-enum cmd_kind { CMD_TIMER_START = 1, CMD_TIMER_STOP, CMD_QUIT };
+enum cmd_kind { CMD_TIMER_START = 1, CMD_TIMER_STOP, CMD_QUIT, CMD_CALL };
 enum backend_mode { MODE_AUTO, MODE_URING, MODE_EPOLL };
 
-typedef struct net_cmd {
-  mpsc_node node;
-  int kind;
-  uint64_t id;
-} net_cmd;
+typedef net_call net_cmd; /* fn is used by CMD_CALL only */
 
 typedef struct net_timer {
   net_cmd cmd; /* the CMD_TIMER_START that carried it to the loop; cmd.id = timer id */
@@ -77,7 +75,10 @@ static _Atomic bool fallback_logged;
 /* Owned by the net thread. */
 static struct {
   nb_backend *nb;
-  timerwheel wheel;
+  timerwheel wheel;  /* mailbox timers (net_timer_start) */
+  timerwheel dwheel; /* connection deadlines (net_deadline_set) */
+  net_defer defers; /* end-of-turn work: circular list, this is its sentinel */
+  void (*stop_hooks[NET_STOP_HOOKS])(void);
   net_idmap timers;
   nb_op wake_op;
   uint64_t wake_buf;
@@ -222,6 +223,7 @@ static void run_command(net_cmd *c) {
     break;
   }
   case CMD_QUIT: lp.quit = true; break; /* static, not freed */
+  case CMD_CALL: c->fn(c); break;        /* fn owns c */
   default: fprintf(stderr, "wisp: net loop: unknown command %d\n", c->kind); break;
   }
 }
@@ -253,15 +255,89 @@ static void arm_wake(void) {
   }
 }
 
-/* How long the backend may sleep: until the wheel's next possible expiry. */
-static int64_t sleep_ns(void) {
-  int64_t ticks = tw_next_timeout(&lp.wheel);
+/* How long the backend may sleep for one wheel: until its next possible expiry. */
+static int64_t wheel_sleep_ns(const timerwheel *w) {
+  int64_t ticks = tw_next_timeout(w);
   if (ticks <= 0) return ticks; /* -1: no timers, sleep until a completion; 0: run now */
-  uint64_t wake_tick = lp.wheel.now + (uint64_t)ticks;
-  if (wake_tick < lp.wheel.now || wake_tick > (uint64_t)(INT64_MAX / NS_PER_TICK))
+  uint64_t wake_tick = w->now + (uint64_t)ticks;
+  if (wake_tick < w->now || wake_tick > (uint64_t)(INT64_MAX / NS_PER_TICK))
     return MAX_SLEEP_NS;
   int64_t d = (int64_t)wake_tick * NS_PER_TICK - clock_mono_ns();
   return d < 0 ? 0 : d > MAX_SLEEP_NS ? MAX_SLEEP_NS : d;
+}
+
+static int64_t sleep_ns(void) {
+  if (lp.defers.next != &lp.defers) return 0;
+  int64_t a = wheel_sleep_ns(&lp.wheel), b = wheel_sleep_ns(&lp.dwheel);
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return a < b ? a : b;
+}
+
+/* ---- services for connection modules (net thread only) ---- */
+
+bool net_call_submit(net_call *c) {
+  c->kind = CMD_CALL;
+  c->id = 0;
+  return submit(c);
+}
+
+nb_backend *net_loop_backend(void) { return lp.nb; }
+int64_t net_loop_now(void) { return clock_mono_ns(); }
+
+void net_deadline_set(net_deadline *d, int64_t mono_ns) {
+  tw_add(&lp.dwheel, &d->tw, tick_ceil(mono_ns));
+}
+void net_deadline_cancel(net_deadline *d) { tw_del(&lp.dwheel, &d->tw); }
+
+static void on_deadline(tw_timer *tw, void *ud) {
+  net_deadline *d = (net_deadline *)((char *)tw - offsetof(net_deadline, tw));
+  d->fn(d);
+}
+
+static void defer_link(net_defer *list, net_defer *d) {
+  d->prev = list->prev;
+  d->next = list;
+  list->prev->next = d;
+  list->prev = d;
+}
+
+void net_defer_run(net_defer *d) {
+  if (!d->next) defer_link(&lp.defers, d);
+}
+
+void net_defer_cancel(net_defer *d) {
+  if (!d->next) return;
+  d->prev->next = d->next;
+  d->next->prev = d->prev;
+  d->next = d->prev = NULL;
+}
+
+/* Runs what is deferred now; items deferred meanwhile wait for the next turn. A callback may
+ * cancel items of the running batch (an owner freed meanwhile): they just leave it. */
+static void run_defers(void) {
+  if (lp.defers.next == &lp.defers) return;
+  net_defer batch = {lp.defers.next, lp.defers.prev, NULL};
+  batch.next->prev = &batch;
+  batch.prev->next = &batch;
+  lp.defers.next = lp.defers.prev = &lp.defers;
+  while (batch.next != &batch) {
+    net_defer *d = batch.next;
+    net_defer_cancel(d);
+    d->fn(d);
+  }
+}
+
+void net_on_stop(void (*fn)(void)) {
+  for (int i = 0; i < NET_STOP_HOOKS; i++) {
+    if (lp.stop_hooks[i] == fn) return;
+    if (!lp.stop_hooks[i]) {
+      lp.stop_hooks[i] = fn;
+      return;
+    }
+  }
+  fputs("wisp: net loop: too many stop hooks\n", stderr);
+  abort();
 }
 
 static void release_timer_node(net_idnode *n, void *ud) {
@@ -300,6 +376,8 @@ static void *loop_main(void *arg) {
   if (!ok) return NULL;
 
   tw_init(&lp.wheel, tick_floor(clock_mono_ns()));
+  tw_init(&lp.dwheel, lp.wheel.now);
+  lp.defers.next = lp.defers.prev = &lp.defers;
   arm_wake();
   int wait_errors = 0;
   for (;;) {
@@ -307,7 +385,9 @@ static void *loop_main(void *arg) {
     lp.turn_mono_ns = clock_mono_ns();
     lp.turn_unix_ns = 0;
     tw_advance(&lp.wheel, tick_floor(lp.turn_mono_ns), on_expiry, NULL);
+    tw_advance(&lp.dwheel, tick_floor(lp.turn_mono_ns), on_deadline, NULL);
     if (lp.quit) break;
+    run_defers();
     int rc = nb_wait(lp.nb, lp.more_commands ? 0 : sleep_ns());
     if (rc < 0) {
       /* Not expected from a healthy kernel; report a few, and never spin on it. */
@@ -324,6 +404,7 @@ static void *loop_main(void *arg) {
   net_idmap_free(&lp.timers);
   nb_close(lp.nb);
   lp.nb = NULL;
+  for (int i = 0; i < NET_STOP_HOOKS && lp.stop_hooks[i]; i++) lp.stop_hooks[i]();
   return NULL;
 }
 

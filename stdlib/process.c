@@ -46,10 +46,10 @@ static void push_pid(lua_State *L, uint64_t pid) {
  * returns 2. Raises for a wrong type. */
 static int resolve_dest(lua_State *L, int idx, const char *fname, uint64_t *pid) {
   size_t len;
-  const char *s = lua_tolstring(L, idx, &len);
-  if (!s || lua_type(L, idx) != LUA_TSTRING)
+  if (lua_type(L, idx) != LUA_TSTRING)
     return luaL_error(L, "bad argument #%d to '%s' (pid or registered name expected, got %s)", idx, fname,
                       luaL_typename(L, idx));
+  const char *s = lua_tolstring(L, idx, &len);
   if (len && s[0] == '<') {
     if (!actor_parse_pid(s, len, pid)) return werr_fail(L, WERR_INVALID, false, "%s: malformed pid \"%s\"", fname, s);
     return 0;

@@ -140,7 +140,22 @@ def t_pingpong_example():
     check(all(l.get("pid") and l.get("entry") for l in lines if l.get("msg") in ("ping", "pong")),
           "Lua log lines carry pid and entry")
 
-TESTS = [t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+def t_security():
+    def pred(ls):
+        return sum(1 for l in ls if l.get("msg") == "probe") >= 2 and any(l.get("msg") == "child context" for l in ls)
+    ok, lines, code, _, err = run_until(f"{APPS}/security", pred)
+    check(ok, "probes did not report: " + err[-300:])
+    probes = {l["name"]: l for l in lines if l.get("msg") == "probe"}
+    s, u = probes["scoped"], probes["unscoped"]
+    check(s["actor"] == "service:scoped" and s["role"] == "admin", f"scoped identity: {s}")
+    check(s["sent"] and s["can_send"] and s["spawned"], f"scoped allowed actions: {s}")
+    check("app:no_admin_panel" in s["panel_error"], f"deny must win: {s['panel_error']}")
+    check(not u["sent"] and u["send_error"] == "PermissionDenied" and not u["can_send"], f"strict without scope: {u}")
+    check(u["spawn_error"] == "PermissionDenied" and "strict" in u["panel_error"], f"strict without scope: {u}")
+    child = [l for l in lines if l.get("msg") == "child context"]
+    check(child and child[0]["actor"] == "service:scoped", "children inherit the parent's identity")
+
+TESTS = [t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
