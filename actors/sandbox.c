@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "actors/actor.h"
 #include "core/buf.h"
+#include "core/log.h"
 
 #define MAX_MODULES 32
 
@@ -115,6 +116,22 @@ static int l_print(lua_State *L) {
     if (i > 1) wbuf_putc(&b, '\t');
     wbuf_append(&b, s, len);
     lua_pop(L, 1);
+  }
+  if (wlog_format() == WLOG_JSON) {
+    /* structured output (stdout is not a terminal, or --log-format json): print becomes a log
+     * line that says which actor printed it */
+    json_t *fields = json_object();
+    lua_getfield(L, LUA_REGISTRYINDEX, "wisp.pid");
+    if (lua_isstring(L, -1)) json_object_set_new(fields, "pid", json_string(lua_tostring(L, -1)));
+    lua_getfield(L, LUA_REGISTRYINDEX, "wisp.entry");
+    if (lua_isstring(L, -1)) json_object_set_new(fields, "entry", json_string(lua_tostring(L, -1)));
+    lua_pop(L, 2);
+    json_object_set_new(fields, "source", json_string("print"));
+    wbuf_putc(&b, 0);
+    wlog_emit(WLOG_INFO, b.data, fields);
+    json_decref(fields);
+    wbuf_free(&b);
+    return 0;
   }
   wbuf_putc(&b, '\n');
   /* one write per line: lines of concurrent actors never interleave */

@@ -371,11 +371,11 @@ def main():
 
 
 def finish(runner, logdir=None):
-    print(f"ws: {runner.passed} passed, {runner.failed} failed", flush=True)
     if logdir and runner.failed == 0:
         shutil.rmtree(logdir, ignore_errors=True)
     elif logdir:
         print(f"peer logs kept in {logdir}")
+    print(f"ws: {runner.passed} passed, {runner.failed} failed", flush=True)
     return 0 if runner.failed == 0 else 1
 
 
