@@ -14,6 +14,7 @@
 #include "actors/task.h"
 #include "core/clock.h"
 #include "core/codec.h"
+#include "core/metrics.h"
 
 #define PREEMPT_NS 2000000 /* a coroutine is yielded after ~2 ms without blocking */
 #define HOOK_COUNT 1000    /* instructions between preemption checks */
@@ -172,6 +173,7 @@ actor *actor_spawn(const actor_config *cfg, char *err, size_t errlen) {
   a->exec_mode = cfg->exec_mode;
   a->parent = cfg->parent;
   a->host_count = cfg->host_count;
+  a->host_name = cfg->host_name;
   a->mem_limit = cfg->memory_limit ? cfg->memory_limit : ACTOR_DEFAULT_MEMORY_LIMIT;
   a->entry_id = strdup(cfg->entry_id ? cfg->entry_id : "");
   a->on_exit = cfg->on_exit;
@@ -213,6 +215,10 @@ actor *actor_spawn(const actor_config *cfg, char *err, size_t errlen) {
   lua_setfield(a->L, LUA_REGISTRYINDEX, "wisp.pid");
   if (cfg->link_to) links_link(a, cfg->link_to);
   if (cfg->monitor_by) links_monitor(cfg->monitor_by, a->pid, cfg->monitor_chan);
+  metric_add(metrics_series("wisp_actors_spawned_total", "Actors spawned, by entry", METRIC_COUNTER,
+                            "entry", a->entry_id, NULL), 1);
+  a->m_alive = metrics_series("wisp_actors_alive", "Actors running, by entry", METRIC_GAUGE, "entry", a->entry_id, NULL);
+  metric_add(a->m_alive, 1);
   actor_retain(a); /* the caller's reference; the initial one is the actor's own */
   sched_notify(&a->mb);
   return a;
@@ -432,6 +438,7 @@ int actor_run(actor *a, int64_t slice_ns) {
     resume_task(a, t);
     if (clock_mono_ns() - start > slice_ns) break;
   }
+  atomic_store_explicit(&a->mem_reported, a->mem_used, memory_order_relaxed);
   if (a->status == ACTOR_DONE) return RUN_DONE;
   if (a->ready_head) return RUN_YIELD;
   if (mbox_maybe_nonempty(&a->mb)) return RUN_YIELD;
@@ -444,8 +451,23 @@ int actor_run(actor *a, int64_t slice_ns) {
   return RUN_IDLE;
 }
 
+static const char *exit_reason_name(actor *a) {
+  switch (a->exit_kind) {
+  case EXIT_ERROR: return "error";
+  case EXIT_MEMORY: return "memory";
+  case EXIT_DEADLOCK: return "deadlock";
+  case EXIT_TERMINATED: return "terminated";
+  default: return a->exit_returned_failure ? "returned_error" : NULL;
+  }
+}
+
 void actor_finish(actor *a) {
   if (!a->L) return;
+  if (a->m_alive) metric_add(a->m_alive, -1);
+  const char *why = exit_reason_name(a);
+  if (why)
+    metric_add(metrics_series("wisp_actors_failed_total", "Actors that ended abnormally, by entry and reason",
+                              METRIC_COUNTER, "entry", a->entry_id, "reason", why, NULL), 1);
   mbox_close(&a->mb);
   pidtab_remove(a);
   names_release_pid(a->pid);
@@ -458,4 +480,58 @@ void actor_finish(actor *a) {
   if (a->on_exit) a->on_exit(a, a->on_exit_ud);
   mbox_discard_all(&a->mb);
   actor_release(a); /* the actor's own reference */
+}
+
+/* ---- metrics ---- */
+
+static int64_t sample_alive(void *ud) { return (int64_t)actor_count(); }
+static int64_t sample_mailbox(void *ud) { return mbox_total_queued(); }
+static int64_t sample_runq(void *ud) {
+  sched_stats st;
+  sched_get_stats(&st);
+  return (int64_t)st.queued;
+}
+static int64_t sample_steals(void *ud) {
+  sched_stats st;
+  sched_get_stats(&st);
+  return (int64_t)st.steals;
+}
+
+typedef struct host_mem {
+  const char *names[64];
+  int64_t bytes[64];
+  int n;
+} host_mem;
+
+static void add_host_mem(actor *a, void *ud) {
+  host_mem *hm = ud;
+  const char *h = a->host_name ? a->host_name : "default";
+  size_t b = atomic_load_explicit(&a->mem_reported, memory_order_relaxed);
+  for (int i = 0; i < hm->n; i++)
+    if (hm->names[i] == h || strcmp(hm->names[i], h) == 0) {
+      hm->bytes[i] += (int64_t)b;
+      return;
+    }
+  if (hm->n < 64) {
+    hm->names[hm->n] = h;
+    hm->bytes[hm->n++] = (int64_t)b;
+  }
+}
+
+static void write_host_mem(wbuf *out, const char *name, void *ud) {
+  host_mem hm = {.n = 0};
+  pidtab_foreach(add_host_mem, &hm);
+  for (int i = 0; i < hm.n; i++) metrics_put_series(out, name, "host", hm.names[i], hm.bytes[i]);
+}
+
+void actors_metrics_init(void) {
+  metrics_sampled("wisp_actors", "Actors alive in the process", METRIC_GAUGE, sample_alive, NULL);
+  metrics_sampled("wisp_mailbox_depth", "Mailbox entries posted and not yet handled, all actors", METRIC_GAUGE,
+                  sample_mailbox, NULL);
+  metrics_sampled("wisp_scheduler_run_queue_length", "Runnable actors waiting for a worker", METRIC_GAUGE,
+                  sample_runq, NULL);
+  metrics_sampled("wisp_scheduler_steals_total", "Run-queue steals between workers", METRIC_COUNTER,
+                  sample_steals, NULL);
+  metrics_custom("wisp_actor_memory_bytes", "Lua memory of the actors alive, by host", METRIC_GAUGE,
+                 write_host_mem, NULL);
 }

@@ -46,6 +46,7 @@ typedef struct actor_config {
   const char *const *modules; /* allowed require()s, NULL = all */
   const char *const *imports; /* alias, library entry id, alias, id, ..., NULL */
   _Atomic int *host_count;  /* live actors of its host: decremented when it ends */
+  const char *host_name;    /* for metrics; must outlive the actor (manifest strings do) */
   void *security;           /* security context (retained by the actor), NULL = operator */
 } actor_config;
 
@@ -95,6 +96,9 @@ struct actor {
   char *base_dir;
   bool exec_mode;
   _Atomic int *host_count;
+  const char *host_name;
+  _Atomic size_t mem_reported; /* mem_used as of the end of the last run, for metrics */
+  struct metric_series *m_alive;
   uint64_t parent;
 
   /* links and monitors: read and written by other actors' workers under links_mu */
@@ -157,6 +161,9 @@ actor_library_loader actor_get_library_loader(void);
 
 /* How the actor releases its security context (set by the security room's user at start-up). */
 void actor_set_security_release(void (*fn)(void *ctx));
+
+/* Registers the runtime-wide actor and scheduler metrics (once, at start-up). */
+void actors_metrics_init(void);
 
 /* pid table */
 actor *actor_lookup(uint64_t pid); /* retained, or NULL */

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/codec.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "security/context.h"
 #include "security/scope.h"
 
@@ -107,6 +108,7 @@ static int resolve(actor *parent, const char *id, const char *host, actor_config
       return 2;
     }
     cfg->host_count = &hr->host_count;
+    cfg->host_name = h->id;
   }
   return 0;
 }
@@ -340,6 +342,8 @@ static void service_exited(size_t i, bool failed, const char *msg) {
   if (delay < 0) delay = 0;
   s->state = SVC_BACKOFF;
   s->next_at = clock_mono_ns() + (int64_t)delay;
+  metric_add(metrics_series("wisp_service_restarts_total", "Service restarts after a failure", METRIC_COUNTER,
+                            "service", s->e->id, NULL), 1);
   wlog_pack(WLOG_WARN, "service failed, restarting", "{s:s,s:s,s:i,s:f}", "service", s->e->id, "error",
             msg ? msg : "", "attempt", s->attempts, "delay_ms", delay / 1e6);
 }

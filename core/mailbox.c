@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+static _Atomic int64_t total_queued; /* entries posted and not yet taken, every mailbox */
+
+int64_t mbox_total_queued(void) { return atomic_load_explicit(&total_queued, memory_order_relaxed); }
+
 void mbox_init(mailbox *mb, void (*notify)(mailbox *), void (*destroy)(mailbox *)) {
   mpsc_init(&mb->q);
   atomic_init(&mb->refs, 1);
@@ -33,6 +37,7 @@ bool mbox_post(mailbox *mb, mbox_entry *e) {
     return false;
   }
   atomic_fetch_add(&mb->queued_bytes, (int64_t)(sizeof *e + e->len));
+  atomic_fetch_add_explicit(&total_queued, 1, memory_order_relaxed);
   mpsc_push(&mb->q, &e->node);
   if (mb->notify) mb->notify(mb);
   return true;
@@ -43,6 +48,7 @@ mbox_entry *mbox_take(mailbox *mb) {
   if (!n) return NULL;
   mbox_entry *e = (mbox_entry *)((char *)n - offsetof(mbox_entry, node));
   atomic_fetch_sub(&mb->queued_bytes, (int64_t)(sizeof *e + e->len));
+  atomic_fetch_sub_explicit(&total_queued, 1, memory_order_relaxed);
   return e;
 }
 

@@ -49,6 +49,7 @@ bool mbox_maybe_nonempty(mailbox *mb);      /* owner side */
 void mbox_close(mailbox *mb);               /* refuse further posts */
 void mbox_discard_all(mailbox *mb);         /* owner side: free every queued entry */
 void mbox_retain(mailbox *mb);
+int64_t mbox_total_queued(void);            /* entries waiting in all mailboxes (metrics) */
 void mbox_release(mailbox *mb);             /* calls destroy at zero */
 
 #endif

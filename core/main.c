@@ -177,6 +177,7 @@ static int encode_args(int argc, char **argv, wbuf *out) {
 
 static int start_runtime(const options *o) {
   stdlib_init();
+  actors_metrics_init();
   if (o->log_level) wlog_set_level(wlog_parse_level(o->log_level));
   if (o->log_format) wlog_set_format(wlog_parse_format(o->log_format));
   if (net_start() != 0) {

@@ -3,35 +3,58 @@
  * thread through its command queue; everything that comes back is an MB_NET mailbox entry of
  * the owning actor, so a connection never touches Lua and the binding never touches a socket.
  *
- * Back-pressure: the net thread delivers at most channel_capacity messages that the actor has
- * not yet consumed; it stops reading the socket at that point and resumes when credits return
- * (ws_net_credit, sent by the binding as the actor takes messages off the channel).
- * Write queue: ws_net_send copies the frame; WSE_DRAINED reports bytes flushed so the binding
- * can make `send` yield while the queue is above its high-water mark. */
+ * Events (MB_NET entries): e->arg = connection id, e->flags = enum ws_event_kind, e->target =
+ * the message channel for WSE_MESSAGE, 0 otherwise. Per connection they arrive in this order:
+ * WSE_OPEN, then WSE_MESSAGE / WSE_DRAINED in any mix, then WSE_CLOSED; or WSE_FAIL alone when
+ * the connection never opened. WSE_FAIL and WSE_CLOSED are final: nothing follows them and the
+ * connection's reference to the mailbox is released right after posting.
+ *
+ * Back-pressure, reading: the net thread posts at most channel_capacity WSE_MESSAGE entries
+ * that the binding has not given back as credits (ws_net_credit, sent as the actor takes
+ * messages off the channel). Out of credit it stops reading the socket (TCP does the rest)
+ * and resumes when credits return. Memory per connection is therefore bounded by
+ * channel_capacity × read_limit plus one receive buffer, whatever the peer sends.
+ * Back-pressure, writing: ws_net_send hands a complete masked frame to the write queue and
+ * returns its size; the binding adds it to its count of outstanding bytes and subtracts what
+ * WSE_DRAINED reports. The net thread reports flushed bytes at least every WS_SEND_HWM / 2 and
+ * whenever its queue of user frames runs empty, so a sender waiting for the count to fall to
+ * WS_SEND_HWM is always woken. */
 #ifndef WISP_NET_WS_CLIENT_H
 #define WISP_NET_WS_CLIENT_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "core/mailbox.h"
+#include "net/url.h"
+#include "net/ws_frame.h"
+#include "net/ws_handshake.h"
 
-#define WS_OP_TEXT 1
-#define WS_OP_BINARY 2
-#define WS_OP_PING 9
+#define WS_SEND_HWM ((uint64_t)1 << 20)             /* send yields while more is outstanding */
+#define WS_CLOSE_TIMEOUT_NS ((int64_t)5000000000)  /* close handshake, then the TCP is dropped */
 
-/* Options, already validated by the binding (ownership passes to ws_net_connect). */
+/* Option defaults and ranges (SPEC.md "websocket"). */
+#define WS_DEFAULT_DIAL_TIMEOUT_NS ((int64_t)30000000000)
+#define WS_DEFAULT_PING_TIMEOUT_NS ((int64_t)20000000000)
+#define WS_DEFAULT_READ_LIMIT ((uint64_t)16 << 20)
+#define WS_MAX_READ_LIMIT ((uint64_t)134217728)
+#define WS_DEFAULT_CHANNEL_CAPACITY 32
+#define WS_MAX_CHANNEL_CAPACITY 10000
+#define WS_DEFAULT_COMPRESSION_THRESHOLD 128
+#define WS_MAX_COMPRESSION_THRESHOLD 104857600
+
+/* Connection options, validated by the binding. ws_net_connect takes ownership. */
 typedef struct ws_connect_opts {
-  char *url;                 /* as given; the net side parses it again (net/url.h) */
-  char **header_names, **header_values;
+  url_parts url;             /* parsed and policy-checked by the binding */
+  ws_header *headers;        /* user headers; names and values are malloc'd strings */
   size_t nheaders;
-  char **protocols;
+  ws_str *protocols;         /* offered subprotocols, malloc'd strings */
   size_t nprotocols;
   int64_t dial_timeout_ns;   /* whole connect: DNS + TCP + TLS + upgrade; > 0 */
   int64_t read_timeout_ns;   /* 0 = none */
   int64_t write_timeout_ns;  /* 0 = none */
   int64_t ping_interval_ns;  /* 0 = off */
-  int64_t ping_timeout_ns;
-  uint64_t read_limit;       /* bytes */
+  int64_t ping_timeout_ns;   /* 0 = no pong deadline */
+  uint64_t read_limit;       /* bytes of one message */
   uint32_t channel_capacity; /* undelivered messages */
   int compression;           /* 0 none, 1 context takeover, 2 no context takeover */
   uint32_t compression_threshold;
@@ -40,26 +63,64 @@ typedef struct ws_connect_opts {
   bool insecure;
 } ws_connect_opts;
 
-void ws_connect_opts_free(ws_connect_opts *o);
+/* A zeroed options object with every default set; NULL when out of memory. */
+ws_connect_opts *ws_connect_opts_new(void);
+void ws_connect_opts_free(ws_connect_opts *o); /* NULL is fine */
 
-/* Starts a connection; returns its id (never 0). The mailbox is retained until the
- * connection's final event (WSE_FAIL or WSE_CLOSED) has been posted. Events for messages go to
- * channel msg_chan, every other event to ctl_chan. */
-uint64_t ws_net_connect(mailbox *mb, uint64_t msg_chan, uint64_t ctl_chan, ws_connect_opts *opts);
-void ws_net_send(uint64_t conn, int opcode, const void *data, size_t len);
+/* Any thread. Starts a connection and returns its id (never 0); the mailbox is retained until
+ * the final event is posted. WSE_MESSAGE entries target msg_chan. If the net thread is not
+ * running the connection fails at once (WSE_FAIL, stage "dns"). */
+uint64_t ws_net_connect(mailbox *mb, uint64_t msg_chan, ws_connect_opts *opts);
+/* Any thread (the owner's). Builds the frame (header + payload masked with m, which belongs to
+ * the caller) and queues it; opcode WS_OP_TEXT, WS_OP_BINARY or WS_OP_PING (len ≤ 125).
+ * Returns the frame's size in bytes, or 0 when the net thread is not running (the frame is
+ * dropped: the connection is gone with it). A frame for a connection that is over is dropped
+ * by the net thread, and so is anything sent after a close was started. */
+size_t ws_net_send(uint64_t conn, int opcode, const void *data, size_t len, ws_masker *m);
+/* Starts the closing handshake with code (already checked: ws_close_check) and reason; the
+ * connection ends (WSE_CLOSED) when the peer's close frame arrives or after
+ * WS_CLOSE_TIMEOUT_NS. Ignored when the connection is already closing or over. */
 void ws_net_close(uint64_t conn, int code, const char *reason, size_t reason_len);
+/* Gives back n read credits (messages the actor has taken). */
 void ws_net_credit(uint64_t conn, uint32_t n);
-/* The owner is gone: close with 1001 and post nothing more. */
+/* The owner is gone: the mailbox is released at once and nothing more is posted; an open
+ * connection is closed with 1001 (closing handshake, bounded by WS_CLOSE_TIMEOUT_NS), one
+ * still connecting is dropped. */
 void ws_net_abort(uint64_t conn);
+/* Connections the net thread currently holds (any state, aborted ones included). */
+size_t ws_net_count(void);
 
-/* MB_NET entries: e->arg = connection id, e->flags = event, e->target = channel. */
 enum ws_event_kind {
-  WSE_OPEN = 1,    /* data: ws_open_info (see ws_event_codec below) */
-  WSE_FAIL,        /* data: stage, kind, retryable, status, message */
-  WSE_MESSAGE,     /* target msg_chan; data: u8 type (1 text, 2 binary) + payload */
-  WSE_DRAINED,     /* data: u64 bytes flushed since the last WSE_DRAINED */
-  WSE_CLOSED,      /* data: u16 code (1006 when no close frame came), reason; always last */
-  WSE_PONG,        /* data: i64 round-trip ns of the last ping */
+  WSE_OPEN = 1, /* data: the negotiated subprotocol (len 0: none) */
+  WSE_FAIL,     /* data: ws_fail_event, then msg_len bytes of message, then location_len bytes */
+  WSE_MESSAGE,  /* data: u8 type (WS_OP_TEXT or WS_OP_BINARY), then the payload */
+  WSE_DRAINED,  /* data: u64 bytes of user frames flushed since the previous WSE_DRAINED */
+  WSE_CLOSED,   /* data: ws_closed_event, then reason_len bytes of reason, then why_len bytes */
 };
+
+enum ws_stage { WS_STAGE_DNS = 1, WS_STAGE_TCP, WS_STAGE_TLS, WS_STAGE_HANDSHAKE };
+
+typedef struct ws_fail_event {
+  uint8_t stage;     /* enum ws_stage: what was running */
+  uint8_t timeout;   /* the dial deadline passed (TIMEOUT), else a failure (INTERNAL) */
+  uint8_t retryable;
+  uint8_t pad;
+  uint16_t status;   /* HTTP status of the upgrade response, 0 when none came */
+  uint16_t msg_len;
+  uint16_t location_len; /* Location of a 3xx response (redirects are not followed) */
+  uint16_t address_len;  /* after location: the address last tried ("[::1]:80"), stage tcp */
+} ws_fail_event;
+
+typedef struct ws_closed_event {
+  uint16_t code;       /* the peer's close code, 1005 if its frame had none, 1006 if no close
+                          frame came; when the client failed the connection (protocol error,
+                          read limit, timeouts) the code it sent */
+  uint16_t reason_len; /* the close reason that goes with code */
+  uint16_t why_len;    /* a diagnostic for error messages ("read timeout", "connection reset
+                          by peer", "received close 1000"), never empty */
+  uint16_t pad;
+} ws_closed_event;
+
+const char *ws_stage_name(int stage); /* "dns", "tcp", "tls", "handshake" */
 
 #endif

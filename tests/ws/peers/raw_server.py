@@ -29,6 +29,11 @@ Paths (query parameters in brackets; `id` names the connection's record, see /re
     /drop               "last words", then the TCP connection ends without a close frame
     /close-empty        a close frame with no payload (the client reports 1005)
     /pinger[id, data]   one ping; the pong is recorded
+    /deflate[id]        accepts a permessage-deflate offer with
+                        "client_no_context_takeover; server_no_context_takeover", records for
+                        each client message whether it came compressed (RSV1) and its inflated
+                        size (each message inflated on its own: a client that keeps its window
+                        despite client_no_context_takeover is caught), echoes it uncompressed
 
   one violation each, sent after a correct handshake (/bad/<name>[id, ...]); the server then
   waits up to `hold` seconds (default 10) for the client's close frame before it sends the rest
@@ -52,6 +57,7 @@ import struct
 import sys
 import time
 import urllib.parse
+import zlib
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_FRAME = 64 << 20
@@ -139,9 +145,10 @@ async def read_frame(reader, rec):
     rec["frames"].append(entry)
     if not masked:
         rec["violations"].append(f"unmasked frame (opcode {op})")
-    if rsv:
+    allowed = 4 if rec.get("deflate") and op in (1, 2) else 0
+    if rsv & ~allowed:
         rec["violations"].append(f"rsv bits {rsv} set (opcode {op})")
-    return bool(fin), op, data
+    return bool(fin), op, data, rsv
 
 
 def unmask_fast(data, key):
@@ -160,10 +167,10 @@ async def serve_frames(reader, writer, rec, *, echo=True, pong=True, hold=30.0, 
     """Reads client frames until its close frame, EOF or `hold` idle seconds.
     Echoes complete data messages (echo), answers pings (pong), answers a close frame with the
     same payload unless we already sent ours. Returns "close", "eof" or "timeout"."""
-    msg_op, parts = None, []
+    msg_op, parts, compressed = None, [], False
     while True:
         try:
-            fin, op, data = await asyncio.wait_for(read_frame(reader, rec), timeout=hold)
+            fin, op, data, rsv = await asyncio.wait_for(read_frame(reader, rec), timeout=hold)
         except asyncio.TimeoutError:
             return "timeout"
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -184,20 +191,27 @@ async def serve_frames(reader, writer, rec, *, echo=True, pong=True, hold=30.0, 
                 writer.write(frame(10, data))
         elif op == 10:
             pass
-        elif op in (1, 2):
-            msg_op, parts = op, [data]
-            if fin:
-                if echo:
-                    writer.write(frame(msg_op, b"".join(parts)))
-                msg_op, parts = None, []
+        elif op in (1, 2) and msg_op is None:
+            msg_op, parts, compressed = op, [data], bool(rsv & 4)
         elif op == 0 and msg_op is not None:
             parts.append(data)
-            if fin:
-                if echo:
-                    writer.write(frame(msg_op, b"".join(parts)))
-                msg_op, parts = None, []
         else:
             rec["violations"].append(f"unexpected opcode {op}")
+        if op in (0, 1, 2) and fin and msg_op is not None:
+            payload = b"".join(parts)
+            if rec.get("deflate"):
+                entry = {"op": msg_op, "compressed": compressed, "wire_len": len(payload)}
+                if compressed:
+                    try:
+                        payload = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+                    except zlib.error as e:
+                        rec["violations"].append(f"message {len(rec['messages']) + 1} does not inflate on its own: {e}")
+                        payload = b""
+                entry["len"] = len(payload)
+                rec["messages"].append(entry)
+            if echo:
+                writer.write(frame(msg_op, payload))
+            msg_op, parts = None, []
         try:
             await writer.drain()
         except ConnectionError:
@@ -395,6 +409,13 @@ async def handle(reader, writer):
                 await asyncio.sleep(0.002)
         elif path == "/early":
             writer.write(ok_101(key) + frame(1, q.get("text", "early bird").encode()))
+        elif path == "/deflate":
+            offer = ",".join(v for k, v in headers if k.lower() == "sec-websocket-extensions")
+            rec["deflate"] = "permessage-deflate" in offer
+            rec["messages"] = []
+            ext = [("Sec-WebSocket-Extensions",
+                    "permessage-deflate; client_no_context_takeover; server_no_context_takeover")]
+            writer.write(ok_101(key, ext if rec["deflate"] else []))
         else:
             writer.write(ok_101(key))
         await writer.drain()
@@ -461,7 +482,7 @@ async def handle(reader, writer):
             sent_close = True
         elif path == "/pinger":
             writer.write(frame(9, q.get("data", "are you there").encode()))
-        elif path != "/record":
+        elif path not in ("/record", "/deflate"):
             writer.write(close_frame(1011, b"unknown path"))
             sent_close = True
         await writer.drain()
