@@ -19,6 +19,7 @@
 #include "actors/app.h"
 #include "core/log.h"
 #include "core/manifest.h"
+#include "core/scaffold.h"
 #include "stdlib/stdlib.h"
 
 #define MAX_SCRIPT_BYTES ((size_t)64 << 20)
@@ -38,6 +39,7 @@ static void usage(FILE *to) {
         "  exec SCRIPT.lua [ARGS...]   run one script as an actor (operator scope)\n"
         "  check APP_DIR               validate an app's manifests, report every problem\n"
         "  test [APP_DIR|FILES...]     run test entries (meta.type: test) and tests/*.lua\n"
+        "  init DIR                    create a new app (manifest, a service, a test)\n"
         "  --version                   print the version\n"
         "  --help                      print this help\n"
         "\n"
@@ -433,6 +435,10 @@ int main(int argc, char **argv) {
     if (r == 0) break;
   }
   if (strcmp(cmd, "exec") == 0) return cmd_exec(&o, argc - i, argv + i);
+  if (strcmp(cmd, "init") == 0) {
+    if (argc - i != 1) return usage_error("%s", "init needs one directory: wisp init DIR");
+    return scaffold_app(argv[i], stdout, stderr);
+  }
   if (strcmp(cmd, "run") == 0) return cmd_run(&o, argc - i, argv + i);
   if (strcmp(cmd, "check") == 0) return cmd_check(&o, argc - i, argv + i);
   if (strcmp(cmd, "test") == 0) return cmd_test(&o, argc - i, argv + i);

@@ -155,7 +155,22 @@ def t_security():
     child = [l for l in lines if l.get("msg") == "child context"]
     check(child and child[0]["actor"] == "service:scoped", "children inherit the parent's identity")
 
-TESTS = [t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+def t_init():
+    import tempfile
+    d = tempfile.mkdtemp() + "/myapp"
+    r = subprocess.run([WISP, "init", d], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0, f"init: {r.returncode} {r.stderr}")
+    r = subprocess.run([WISP, "check", d], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0, f"check of a new app: {r.stdout} {r.stderr}")
+    r = subprocess.run([WISP, "test", d], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "1 passed, 0 failed" in r.stdout, f"test of a new app: {r.stdout} {r.stderr}")
+    ok, lines, code, _, err = run_until(d, lambda ls: any(l.get("msg") == "hello, world" for l in ls))
+    check(ok and code == 0, f"run of a new app: {code} {err[-300:]}")
+    check(any(l.get("msg") == "goodbye" for l in lines), "the service handles CANCEL on SIGTERM")
+    r = subprocess.run([WISP, "init", d], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 1 and "not empty" in r.stderr, "init refuses a non-empty directory")
+
+TESTS = [t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
