@@ -27,6 +27,7 @@ enum {
   WC_STR = 0x05,
   WC_TABLE = 0x06,
   WC_CUSTOM = 0x07,
+  WC_NULLPTR = 0x08, /* light userdata NULL: json.null, the one light userdata that crosses */
   WC_SHORTSTR = 0x40, /* 0x40..0x7f: string of tag - 0x40 bytes */
   WC_SMALLINT = 0x80, /* 0x80..0xff: integer tag - 0x80 */
 };
@@ -445,7 +446,12 @@ static int enc_value(enc_ctx *c, int idx) {
       snprintf(what, sizeof what, "a userdata");
     return enc_fail_value(c, what);
   }
-  case LUA_TLIGHTUSERDATA: return enc_fail_value(c, "a light userdata");
+  case LUA_TLIGHTUSERDATA:
+    if (lua_touserdata(L, idx) == NULL) { /* json.null: a value, not a pointer */
+      wbuf_putc(c->out, WC_NULLPTR);
+      return 0;
+    }
+    return enc_fail_value(c, "a light userdata");
   case LUA_TFUNCTION: return enc_fail_value(c, "a function");
   case LUA_TTHREAD: return enc_fail_value(c, "a thread");
   default: return enc_fail_value(c, "a value of unknown type");
@@ -616,6 +622,7 @@ static int dec_value(dec_ctx *d) {
   }
   switch (tag) {
   case WC_NIL: lua_pushnil(L); return 0;
+  case WC_NULLPTR: lua_pushlightuserdata(L, NULL); return 0;
   case WC_FALSE: lua_pushboolean(L, 0); return 0;
   case WC_TRUE: lua_pushboolean(L, 1); return 0;
   case WC_INT: {

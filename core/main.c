@@ -1,6 +1,8 @@
 /* core/main.c — the `wisp` command line: argument parsing, start-up and shutdown of the
  * threads, and the exit-code contract of SPEC.md ("The command line"). */
 #include <errno.h>
+#include <jansson.h>
+#include <signal.h>
 #include <lauxlib.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -409,6 +411,8 @@ static int cmd_test(const options *o, int argc, char **argv) {
 
 int main(int argc, char **argv) {
   options o = {0};
+  signal(SIGPIPE, SIG_IGN); /* a closed stdout pipe is an error to report, not a way to die */
+  json_object_seed(0);      /* before any thread: jansson's hash seed is process-wide */
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "version") == 0) {

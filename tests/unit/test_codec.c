@@ -333,6 +333,20 @@ static void test_errors(void) {
   lua_pushlightuserdata(A, &out);
   CHECK_EQ(wcodec_encode(A, -1, &out, msg, sizeof msg), -1);
   CHECK_STR(msg, "cannot copy a light userdata");
+  /* the NULL light userdata (json.null) is a value and crosses */
+  {
+    lua_State *X = luaL_newstate(), *Y = luaL_newstate();
+    wbuf nb = WBUF_INIT;
+    char nerr[128];
+    lua_pushlightuserdata(X, NULL);
+    CHECK_EQ(wcodec_encode(X, -1, &nb, nerr, sizeof nerr), 0);
+    size_t npos = 0;
+    CHECK_EQ(wcodec_decode(Y, nb.data, nb.len, &npos), 0);
+    CHECK(lua_islightuserdata(Y, -1) && lua_touserdata(Y, -1) == NULL);
+    wbuf_free(&nb);
+    lua_close(X);
+    lua_close(Y);
+  }
   lua_settop(A, 0);
   wbuf_free(&out);
   lua_close(A);
@@ -898,7 +912,7 @@ static void expect_malformed(const char *bytes, size_t n) {
 
 static void test_crafted(void) {
   MALFORMED("");
-  MALFORMED("\x08");                                          /* unknown tag */
+  MALFORMED("\x09");                                          /* unknown tag */
   MALFORMED("\x3f");                                          /* unknown tag */
   MALFORMED("\x03");                                          /* int without varint */
   MALFORMED("\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02");  /* varint over 64 bits */
