@@ -52,9 +52,10 @@ static void check_keys(mf_ctx *c, const json_t *obj, const char *what, const cha
     char list[512];
     size_t o = 0;
     list[0] = '\0';
-    for (const char *const *a = allowed; *a; a++)
-      o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s",
-                            a == allowed ? "" : ", ", *a);
+    for (const char *const *a = allowed; *a && o < sizeof list - 1; a++) {
+      int w = snprintf(list + o, sizeof list - o, "%s%s", a == allowed ? "" : ", ", *a);
+      o = w < 0 ? sizeof list - 1 : o + (size_t)w;
+    }
     if (*what)
       mf_err(c, kpos(c, obj, key), "%s: unknown field \"%.80s\" (allowed: %s)", what, key, list);
     else

@@ -5,6 +5,7 @@
  * The depth-first search is iterative (a hostile manifest may chain 100000 services) and visits
  * roots and edges in load order, so orders and messages are deterministic. Every back edge is
  * one reported cycle, at the reference that closes it. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,22 +45,35 @@ static const mf_ref *edge(const graph *g, size_t u, size_t k) {
   return g->imports ? &g->nodes[u]->imports[k] : &g->nodes[u]->requires[k];
 }
 
+/* Appends to buf[*o..size), keeping *o <= size - 1 (the text is cut when full). */
+static void append(char *buf, size_t size, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t size, size_t *o, const char *fmt, ...) {
+  if (*o >= size - 1) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf + *o, size - *o, fmt, ap);
+  va_end(ap);
+  *o = w < 0 || (size_t)w >= size - *o ? size - 1 : *o + (size_t)w;
+}
+
 static void report_cycle(graph *g, const size_t *stack, size_t from, size_t top, size_t u,
                          size_t k) {
-  /* the cycle is stack[from..top] (stack[top] == u) closed by u's edge k back to stack[from] */
+  /* the cycle is stack[from..top] (stack[top] == u) closed by u's edge k back to stack[from];
+   * it is written u -> stack[from] -> ... -> stack[top - 1] -> u, long ones elided */
   char msg[900];
   size_t len = top - from + 1, o = 0;
   const mf_pending *pu = g->nodes[u];
-  o += (size_t)snprintf(msg + o, sizeof msg - o, "%s", pu->e->id);
-  for (size_t i = 0; i < len && o < sizeof msg; i++) {
-    size_t at = from + i; /* u -> stack[from] -> ... -> stack[top - 1] -> u */
+  msg[0] = '\0';
+  append(msg, sizeof msg, &o, "%s", pu->e->id);
+  for (size_t i = 0; i < len; i++) {
     if (len > 12 && i == 5) {
-      o += (size_t)snprintf(msg + o, sizeof msg - o, " -> ... (%zu more)", len - 10);
+      append(msg, sizeof msg, &o, " -> ... (%zu more)", len - 10);
       i = len - 5;
-      at = from + i;
     }
-    const char *id = i == len - 1 ? pu->e->id : g->nodes[stack[at]]->e->id;
-    o += (size_t)snprintf(msg + o, o < sizeof msg ? sizeof msg - o : 0, " -> %s", id);
+    const char *id = i == len - 1 ? pu->e->id : g->nodes[stack[from + i]]->e->id;
+    append(msg, sizeof msg, &o, " -> %s", id);
   }
   mf_ctx c = {g->ld, pu->e->file, pu->e->doc, pu->e->id, pu->e->ns};
   const mf_ref *r = edge(g, u, k);

@@ -291,6 +291,10 @@ typedef struct builder {
   int ndocs;
   bool failed;
   yaml_pos last; /* the last position seen, {1, 1} at first */
+  const char *input; /* what libfyaml parses; its marks are byte offsets into it */
+  size_t input_len;
+  char *scratch;     /* decoded single-quoted scalars */
+  size_t scratch_cap;
 } builder;
 
 static void set_err(yaml_error *err, const char *name, int line, int col, const char *fmt, ...)
@@ -489,6 +493,66 @@ static const char *token_text(struct fy_token *t, size_t *n) {
   const char *s = fy_token_get_text(t, n);
   if (!s) *n = 0;
   return s;
+}
+
+static bool is_white(char c) { return c == ' ' || c == '\t'; }
+
+/* Decodes a single-quoted scalar's raw content (between the quotes, already validated by
+ * libfyaml) into out (at least n bytes): '' is a quote; a line break with the white space
+ * around it folds into one space, or into k newlines when k empty lines follow it. Done here
+ * because libfyaml 0.7.12 leaks its chunk array formatting some single-quoted scalars. */
+static size_t decode_single_quoted(const char *raw, size_t n, char *out) {
+  size_t o = 0, i = 0, breaks = 0; /* line breaks since the last line with content */
+  bool first = true;
+  for (;;) {
+    size_t start = i; /* one line: raw[start..end) */
+    while (i < n && raw[i] != '\n' && raw[i] != '\r') i++;
+    size_t end = i;
+    bool last = i >= n;
+    if (!last) i += raw[i] == '\r' && i + 1 < n && raw[i + 1] == '\n' ? 2 : 1;
+    if (!first)
+      while (start < end && is_white(raw[start])) start++;
+    if (!last)
+      while (end > start && is_white(raw[end - 1])) end--;
+    if (!first && start == end && !last) {
+      breaks++; /* an empty line */
+    } else {
+      if (breaks == 1) out[o++] = ' ';
+      for (size_t k = 1; k < breaks; k++) out[o++] = '\n';
+      for (size_t k = start; k < end; k++) {
+        out[o++] = raw[k];
+        if (raw[k] == '\'' && k + 1 < end && raw[k + 1] == '\'') k++;
+      }
+      breaks = 1;
+    }
+    first = false;
+    if (last) break;
+  }
+  return o;
+}
+
+/* A scalar event's text (not NUL-terminated); NULL only when out of memory. */
+static const char *scalar_text(builder *b, struct fy_event *e, size_t *n) {
+  struct fy_token *t = fy_event_get_token(e);
+  *n = 0;
+  if (!t) return "";
+  if (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED) {
+    const struct fy_mark *a = fy_token_start_mark(t), *z = fy_token_end_mark(t);
+    if (a && z && a->input_pos <= z->input_pos && z->input_pos <= b->input_len) {
+      size_t len = z->input_pos - a->input_pos;
+      if (len + 1 > b->scratch_cap) {
+        size_t cap = len + 1 > 2 * b->scratch_cap ? len + 1 : 2 * b->scratch_cap;
+        char *p = realloc(b->scratch, cap);
+        if (!p) return NULL;
+        b->scratch = p;
+        b->scratch_cap = cap;
+      }
+      *n = decode_single_quoted(b->input + a->input_pos, len, b->scratch);
+      return b->scratch;
+    }
+  }
+  const char *s = token_text(t, n);
+  return s ? s : "";
 }
 
 enum tag_kind { TAG_NONE, TAG_NONSPECIFIC, TAG_STR, TAG_INT, TAG_FLOAT, TAG_BOOL, TAG_NULL,
@@ -717,11 +781,14 @@ static const char *event_anchor(builder *b, struct fy_event *e, size_t *n) {
 static void on_key(builder *b, frame *f, struct fy_event *e, yaml_pos pos) {
   size_t n;
   char q[200];
-  const char *s = token_text(fy_event_get_token(e), &n);
+  const char *s = scalar_text(b, e, &n);
   const char *tag;
   size_t taglen;
   enum tag_kind tk = tag_kind(e, &tag, &taglen);
-  if (!s) s = "";
+  if (!s) {
+    fail(b, pos, "out of memory");
+    return;
+  }
   if (tk != TAG_NONE && tk != TAG_STR && tk != TAG_NONSPECIFIC) {
     fail(b, pos, "tag %s on a mapping key is not supported", tag_written(e, q, sizeof q));
     return;
@@ -854,8 +921,11 @@ static void on_event(builder *b, struct fy_event *e) {
       return;
     }
     size_t n;
-    const char *s = token_text(fy_event_get_token(e), &n);
-    if (!s) s = "";
+    const char *s = scalar_text(b, e, &n);
+    if (!s) {
+      fail(b, pos, "out of memory");
+      return;
+    }
     if (!count_nodes(b, 1, pos, "scalar")) return;
     json_t *v = resolve_scalar(b, e, s, n, pos);
     if (!v) return;
@@ -922,16 +992,28 @@ yaml_doc *yaml_parse(const char *name, const char *data, size_t len, const yaml_
   }
 
   /* YAML streams may be UTF-16/32, JSON and our manifests are UTF-8 only; libfyaml skips some
-   * malformed bytes silently, so the whole input is checked first */
+   * malformed bytes silently and ends the input at a NUL, so the whole input is checked first */
   size_t bad = utf8_prefix(data, len);
+  bool control = false;
+  for (size_t i = 0; i < bad && !control; i++) { /* YAML's c-printable: no C0 controls but \t \n \r, no DEL */
+    unsigned char ch = (unsigned char)data[i];
+    if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f) {
+      bad = i;
+      control = true;
+    }
+  }
   if (bad < len) {
     int line = 1, col = 1;
     for (size_t i = 0; i < bad; i++) {
       if (data[i] == '\n') line++, col = 1;
       else if (((unsigned char)data[i] & 0xC0) != 0x80) col++;
     }
-    set_err(err, name, line, col, "invalid UTF-8 (byte 0x%02x at offset %zu)",
-            (unsigned char)data[bad], bad);
+    if (control) /* libfyaml stops silently at a NUL byte: refuse them all here */
+      set_err(err, name, line, col, "control character 0x%02x is not allowed (offset %zu)",
+              (unsigned char)data[bad], bad);
+    else
+      set_err(err, name, line, col, "invalid UTF-8 (byte 0x%02x at offset %zu)",
+              (unsigned char)data[bad], bad);
     return NULL;
   }
 
@@ -973,6 +1055,8 @@ yaml_doc *yaml_parse(const char *name, const char *data, size_t len, const yaml_
   b.doc = doc;
   b.stack = stack;
   b.last.line = b.last.col = 1;
+  b.input = len ? data : "";
+  b.input_len = len;
 
   bool ended = false;
   struct fy_event *e;
@@ -997,6 +1081,7 @@ yaml_doc *yaml_parse(const char *name, const char *data, size_t len, const yaml_
   fy_parser_destroy(fyp);
   fy_diag_destroy(diag);
   anchor_tab_free(&b.anchors);
+  free(b.scratch);
   free(stack);
 
   if (b.failed) {

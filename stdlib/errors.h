@@ -27,7 +27,7 @@
 #define WERR_RATE_LIMITED "RateLimited"
 
 /* Pushes a new error (message formatted with the C library's printf rules); returns 1. The
- * traceback starts at the running C function's Lua caller chain. */
+ * traceback starts at the running C function (level 0) and goes up its callers. */
 int werr_push(lua_State *L, const char *kind, bool retryable, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Pushes nil and a new error; returns 2, so `return werr_fail(L, ...)` ends a lua_CFunction. */

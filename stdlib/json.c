@@ -7,9 +7,11 @@
  *    %.15g/%.16g/%.17g that reads back to the same double and always carry a '.' or an
  *    exponent, so 1.0 encodes as 1.0 and decodes back as a float; integers print as integers.
  *    (jansson's own dumper would print 0.1 as 0.10000000000000001.)
- *  - json.decode parses with jansson (JSON_DECODE_ANY: any value at the top; JSON_ALLOW_NUL:
- *    "\u0000" is allowed in strings, since Lua strings hold any byte). Integers beyond 64 bits
- *    and reals beyond double range are INVALID, as jansson reports them.
+ *  - json.decode accepts exactly what jansson accepts with JSON_DECODE_ANY (any value at the
+ *    top) and JSON_ALLOW_NUL ("\u0000" in strings, since Lua strings hold any byte), and fails
+ *    with jansson's message, line and column. A strict one-pass parser handles the input first
+ *    and jansson re-parses whatever it does not accept (see "fast decoder"). Integers beyond
+ *    64 bits and reals beyond double range are INVALID, as jansson reports them.
  *  - null: at the top it decodes to nil, as an object member the key is absent, and as an
  *    array element it decodes to json.null. Arrays keep their positions that way, `#t` stays
  *    the element count, and decode-then-encode reproduces the array instead of failing on a

@@ -234,6 +234,15 @@ static void test_core_schema(void) {
       {"!!float 1", JSON_REAL, NULL, 0, 1.0}, {"!!bool FALSE", JSON_FALSE, NULL, 0, 0},
       {"!!null ~", JSON_NULL, NULL, 0, 0},    {"|\n  line\n", JSON_STRING, "line\n", 0, 0},
       {"1h30m", JSON_STRING, "1h30m", 0, 0},  {"64MiB", JSON_STRING, "64MiB", 0, 0},
+      /* single-quoted scalars are decoded by core/yaml.c itself */
+      {"''", JSON_STRING, "", 0, 0},          {"'it''s'", JSON_STRING, "it's", 0, 0},
+      {"''''''''''''", JSON_STRING, "'''''", 0, 0},
+      {"'a''''b'", JSON_STRING, "a''b", 0, 0},
+      {"' lead  trail '", JSON_STRING, " lead  trail ", 0, 0},
+      {"'one\n  two'", JSON_STRING, "one two", 0, 0},
+      {"'one  \n\n\n  two'", JSON_STRING, "one\n\ntwo", 0, 0},
+      {"'one\r\n \t two\r\n '", JSON_STRING, "one two ", 0, 0},
+      {"'\xc3\xa9''\xc3\xa9'", JSON_STRING, "\xc3\xa9'\xc3\xa9", 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char text[128];
@@ -484,6 +493,7 @@ static void test_size_limits(void) {
 }
 
 static void test_errors_and_files(void) {
+  yaml_error err0;
   /* libfyaml's diagnostics are captured: nothing reaches stderr */
   fflush(stderr);
   int saved = dup(2);
@@ -497,6 +507,17 @@ static void test_errors_and_files(void) {
   expect_error("bad.yaml", "? [a, b]\n: c\n", 1, 3, "mapping keys must be scalars");
   expect_error("bad.yaml", "\"a\\0b\": 1\n", 1, 1, "NUL byte");
   expect_error("bad.yaml", "a: 1\nb: x\xff\xfey\n", 2, 5, "invalid UTF-8");
+  expect_error("bad.yaml", "a: 1\nb: \x01\n", 2, 4, "control character 0x01");
+  expect_error("bad.yaml", "a: x\x7f\n", 1, 5, "control character 0x7f");
+  {
+    /* a raw NUL would end libfyaml's input silently: refused */
+    static const char nul[] = "a: 1\n\0b: [\n";
+    yaml_doc *dn = yaml_parse("nul.yaml", nul, sizeof nul - 1, NULL, &err0);
+    CHECK(dn == NULL);
+    CHECK_EQ(err0.line, 2);
+    CHECK_EQ(err0.col, 1);
+    CHECK(strstr(err0.msg, "control character 0x00") != NULL);
+  }
   expect_error("bad.yaml", "a: \"\\udc00\"\n", 1, 5, "invalid UTF8 escape"); /* libfyaml's own */
   fflush(stderr);
   dup2(saved, 2);
