@@ -34,7 +34,7 @@ static const char *fixture(const char *name) {
 static char tmp_root[PATH_MAX];
 
 static void mkdirs(const char *path) {
-  char buf[PATH_MAX];
+  char buf[PATH_MAX + 128];
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = buf + 1; *p; p++) {
     if (*p != '/') continue;
@@ -380,7 +380,7 @@ static void test_walk(void) {
   write_file(dir, "config/settings.yml", "debug: true\nlevel: 3\n");
   write_file(dir, "notes.txt", "namespace: [not yaml at all\n");
   /* a symlink loop and a second path to the same directory: each directory is read once */
-  char link[PATH_MAX];
+  char link[PATH_MAX + 128];
   snprintf(link, sizeof link, "%s/src/loop", dir);
   CHECK(symlink("..", link) == 0);
   snprintf(link, sizeof link, "%s/again", dir);
@@ -400,7 +400,7 @@ static void test_walk(void) {
   mf_free(app);
 
   /* a trailing slash is fine; so is a single manifest file as the app */
-  char path[PATH_MAX];
+  char path[PATH_MAX + 128];
   snprintf(path, sizeof path, "%s/src///", dir);
   app = load_ok(path);
   mf_free(app);
