@@ -16,6 +16,7 @@
 #include "actors/pidtab.h"
 #include "core/clock.h"
 #include "core/codec.h"
+#include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "security/context.h"
@@ -434,8 +435,18 @@ static bool shutdown_requested(void) {
 
 static void terminate_one(actor *a, void *ud) { actor_terminate(a); }
 
+/* Ready: every auto-start service (and what it requires) runs or has finished normally. */
+static void update_readiness(const mf_app *app) {
+  bool ready = true;
+  for (size_t k = 0; k < app->nstart && ready; k++)
+    for (size_t i = 0; i < nsvcs; i++)
+      if (svcs[i].e == app->start_order[k] && svcs[i].state != SVC_RUNNING && svcs[i].state != SVC_DONE) ready = false;
+  health_set_ready(ready);
+}
+
 static void stop_services(const mf_app *app, bool *exec_done, bool *exec_failed, char **exec_msg) {
   stopping = true;
+  health_set_ready(false);
   int64_t deadline = clock_mono_ns() + app->shutdown_timeout_ns;
   for (size_t k = nstarted; k-- > 0;) {
     svc *s = &svcs[started[k]];
@@ -516,6 +527,7 @@ int app_run(const mf_app *app, const app_run_opts *opts) {
     }
   }
   while (!shutdown_requested() && !(opts->exec_id && exec_done)) {
+    update_readiness(app);
     int64_t next = 0;
     for (size_t i = 0; i < nsvcs; i++)
       if (svcs[i].state == SVC_BACKOFF && (!next || svcs[i].next_at < next)) next = svcs[i].next_at;

@@ -16,6 +16,7 @@
 #include "actors/sched.h"
 #include "core/buf.h"
 #include "core/codec.h"
+#include "net/admin.h"
 #include "net/netloop.h"
 #include <dirent.h>
 #include "actors/app.h"
@@ -48,7 +49,8 @@ static void usage(FILE *to) {
         "options:\n"
         "  --workers N                 worker threads (default: one per core)\n"
         "  --log-format json|text      log line format (default: text on a terminal, else json)\n"
-        "  --log-level LEVEL           debug, info, warn or error (default: info)\n",
+        "  --log-level LEVEL           debug, info, warn or error (default: info)\n"
+        "  --admin HOST:PORT           serve /healthz, /readyz, /metrics (wisp run; off by default)\n",
         to);
 }
 
@@ -289,6 +291,12 @@ static int cmd_run(const options *o, int argc, char **argv) {
   mf_app *app = load_app(dir);
   if (!app) return 1;
   char err[512];
+  int admin_fd = -1;
+  if (o->admin && (admin_fd = admin_listen(o->admin, err, sizeof err)) < 0) {
+    fprintf(stderr, "wisp: %s\n", err);
+    mf_free(app);
+    return 1;
+  }
   app_block_signals(); /* before any thread starts: only the signal thread receives them */
   if (start_runtime(o) != 0) {
     mf_free(app);
@@ -300,6 +308,7 @@ static int cmd_run(const options *o, int argc, char **argv) {
     mf_free(app);
     return 1;
   }
+  if (admin_fd >= 0) admin_start(admin_fd);
   int code = app_run(app, &ro);
   stop_runtime();
   mf_free(app);

@@ -170,7 +170,74 @@ def t_init():
     r = subprocess.run([WISP, "init", d], capture_output=True, text=True, timeout=10)
     check(r.returncode == 1 and "not empty" in r.stderr, "init refuses a non-empty directory")
 
-TESTS = [t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+def http_get(port, path):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", path)
+    r = c.getresponse()
+    return r.status, r.read().decode()
+
+PROM_PARSE = """
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
+for name in sys.argv[1:]:
+    assert name in fams, "missing family " + name
+print(len(fams))
+"""
+
+def t_admin():
+    port = free_port()
+    p = subprocess.Popen([WISP, "--log-format", "json", "--admin", f"127.0.0.1:{port}", "run", "examples/pingpong"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        status = None
+        for _ in range(100):
+            try:
+                status, body = http_get(port, "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        check(status == 200, f"/healthz: {status}")
+        for _ in range(100):
+            status, body = http_get(port, "/readyz")
+            if status == 200:
+                break
+            time.sleep(0.05)
+        check(status == 200, f"/readyz: {status} {body}")
+        status, metrics = http_get(port, "/metrics")
+        check(status == 200, f"/metrics: {status}")
+        # a real Prometheus text-format parser (Debian's python3-prometheus-client)
+        r = subprocess.run(["/usr/bin/python3", "-c", PROM_PARSE, "wisp_actors", "wisp_actors_spawned",
+                            "wisp_scheduler_run_queue_length", "wisp_actor_memory_bytes"],
+                           input=metrics, capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0, f"prometheus parser refused /metrics: {r.stderr[-500:]}")
+        status, _ = http_get(port, "/nope")
+        check(status == 404, f"unknown path: {status}")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=20)
+    check(p.returncode == 0, f"exit {p.returncode}")
+    import socket
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        r = subprocess.run([WISP, "--admin", f"127.0.0.1:{busy.getsockname()[1]}", "run", "examples/pingpong"],
+                           capture_output=True, text=True, timeout=10)
+    finally:
+        busy.close()
+    check(r.returncode == 1 and "--admin" in r.stderr, f"a port in use fails at start: {r.stderr}")
+
+TESTS = [t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
