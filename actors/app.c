@@ -354,9 +354,17 @@ static void *signal_thread(void *arg) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   for (;;) {
     int sig;
     if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) { /* re-read the log level; nothing else changes */
+      char why[256];
+      int level = wlog_reload_level(why, sizeof why);
+      if (level < 0) wlog_pack(WLOG_WARN, "SIGHUP: log level unchanged", "{s:s}", "reason", why);
+      else wlog_pack(WLOG_WARN, "SIGHUP: log level set", "{s:s}", "level", wlog_level_name(level));
+      continue;
+    }
     pthread_mutex_lock(&mu);
     int seen = ++signals_seen;
     pthread_cond_signal(&cv);
@@ -377,6 +385,7 @@ void app_block_signals(void) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 

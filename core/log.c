@@ -353,3 +353,38 @@ void wlog_pack(int level, const char *msg, const char *fmt, ...) {
   wlog_emit(level, msg, fields);
   json_decref(fields);
 }
+
+/* ---- SIGHUP: re-read the level ---- */
+
+static char level_file[1024];
+
+void wlog_set_level_file(const char *path) { snprintf(level_file, sizeof level_file, "%s", path ? path : ""); }
+
+int wlog_reload_level(char *why, size_t whylen) {
+  char text[64] = "";
+  if (level_file[0]) {
+    FILE *f = fopen(level_file, "r");
+    if (!f) {
+      snprintf(why, whylen, "cannot read %s", level_file);
+      return -1;
+    }
+    if (!fgets(text, sizeof text, f)) text[0] = 0;
+    fclose(f);
+  } else {
+    const char *env = getenv("WISP_LOG_LEVEL");
+    if (!env) {
+      snprintf(why, whylen, "no --log-level-file and no WISP_LOG_LEVEL");
+      return -1;
+    }
+    snprintf(text, sizeof text, "%s", env);
+  }
+  size_t n = strlen(text);
+  while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ')) text[--n] = 0;
+  int level = wlog_parse_level(text);
+  if (level < 0) {
+    snprintf(why, whylen, "unknown level \"%s\" (debug, info, warn, error)", text);
+    return -1;
+  }
+  wlog_set_level(level);
+  return level;
+}

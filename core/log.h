@@ -38,4 +38,10 @@ void wlog_runtime(int level, const char *msg, ...) __attribute__((sentinel));
  * error is logged in the line as field "log_error". */
 void wlog_pack(int level, const char *msg, const char *fmt, ...);
 
+/* SIGHUP support: the level is re-read from `path` (a file holding a level name, e.g. a
+ * mounted ConfigMap) when set, else from the environment variable WISP_LOG_LEVEL as it was at
+ * start. wlog_reload_level returns the new level, or -1 with the reason. */
+void wlog_set_level_file(const char *path);
+int wlog_reload_level(char *why, size_t whylen);
+
 #endif

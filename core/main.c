@@ -29,7 +29,7 @@
 
 typedef struct options {
   int workers;
-  const char *log_format, *log_level, *admin;
+  const char *log_format, *log_level, *admin, *log_level_file;
 } options;
 
 static void usage(FILE *to) {
@@ -50,7 +50,8 @@ static void usage(FILE *to) {
         "  --workers N                 worker threads (default: one per core)\n"
         "  --log-format json|text      log line format (default: text on a terminal, else json)\n"
         "  --log-level LEVEL           debug, info, warn or error (default: info)\n"
-        "  --admin HOST:PORT           serve /healthz, /readyz, /metrics (wisp run; off by default)\n",
+        "  --admin HOST:PORT           serve /healthz, /readyz, /metrics (wisp run; off by default)\n"
+        "  --log-level-file FILE       read the log level from FILE, again on SIGHUP\n",
         to);
 }
 
@@ -66,7 +67,7 @@ static int usage_error(const char *fmt, const char *arg) {
 static int parse_option(int argc, char **argv, int *i, options *o) {
   const char *a = argv[*i];
   if (strncmp(a, "--", 2) != 0) return 0;
-  const char *names[] = {"--workers", "--log-format", "--log-level", "--admin"};
+  const char *names[] = {"--workers", "--log-format", "--log-level", "--admin", "--log-level-file"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     size_t n = strlen(names[k]);
     if (strncmp(a, names[k], n) != 0 || (a[n] != 0 && a[n] != '=')) continue;
@@ -86,8 +87,10 @@ static int parse_option(int argc, char **argv, int *i, options *o) {
         return -1;
       }
       o->log_level = v;
-    } else {
+    } else if (k == 3) {
       o->admin = v;
+    } else {
+      o->log_level_file = v;
     }
     return 1;
   }
@@ -186,6 +189,14 @@ static int start_runtime(const options *o) {
   actors_metrics_init();
   if (o->log_level) wlog_set_level(wlog_parse_level(o->log_level));
   if (o->log_format) wlog_set_format(wlog_parse_format(o->log_format));
+  if (o->log_level_file) {
+    wlog_set_level_file(o->log_level_file);
+    char why[256];
+    if (wlog_reload_level(why, sizeof why) < 0) {
+      fprintf(stderr, "wisp: --log-level-file: %s\n", why);
+      return -1;
+    }
+  }
   if (net_start() != 0) {
     fprintf(stderr, "wisp: cannot start the network thread\n");
     return -1;

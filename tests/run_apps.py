@@ -237,7 +237,30 @@ def t_admin():
         busy.close()
     check(r.returncode == 1 and "--admin" in r.stderr, f"a port in use fails at start: {r.stderr}")
 
-TESTS = [t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+def t_sighup():
+    import tempfile
+    lvl = tempfile.NamedTemporaryFile("w", delete=False, suffix=".level")
+    lvl.write("warn\n")
+    lvl.close()
+    p = subprocess.Popen([WISP, "--log-format", "json", "--log-level-file", lvl.name, "run", f"{APPS}/hostmem"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.6)
+    with open(lvl.name, "w") as f:
+        f.write("info\n")
+    p.send_signal(signal.SIGHUP)
+    time.sleep(0.6)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=20)
+    lines = logs_of(out.decode())
+    i = next((k for k, l in enumerate(lines) if l.get("msg") == "SIGHUP: log level set"), None)
+    check(i is not None and lines[i]["level"] == "warn", "SIGHUP must log the new level")
+    check(not any(l.get("msg") == "steady tick" for l in lines[:i]), "info lines before SIGHUP at level warn")
+    check(any(l.get("msg") == "steady tick" for l in lines[i:]), "info lines after SIGHUP set info")
+    check(p.returncode == 0, f"exit {p.returncode}")
+    r = subprocess.run([WISP, "--log-level-file", "/nonexistent", "run", f"{APPS}/hostmem"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 1 and "log-level-file" in r.stderr, f"unreadable level file: {r.returncode} {r.stderr}")
+
+TESTS = [t_sighup, t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
