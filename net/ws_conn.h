@@ -40,6 +40,18 @@ typedef struct ws_sendmsg {
   struct iovec iov[WS_IOV_MAX];
 } ws_sendmsg;
 
+/* What only dialing needs: allocated with the connection, freed when it opens. */
+typedef struct ws_dial {
+  ws_connect_opts *opts;
+  int64_t deadline;    /* dial_timeout: DNS + TCP + upgrade */
+  struct addrinfo *ai, *ai_next;
+  int tried;           /* addresses tried */
+  char addr[64];       /* the address being (or last) tried, "[::1]:80" */
+  char err[128];       /* why the last address failed */
+  ws_response *resp;
+  wbuf hs;             /* response head received so far (capacity WS_HS_MAX_BYTES) */
+} ws_dial;
+
 typedef struct ws_conn {
   net_idnode idn;      /* id = connection id */
   int state;
@@ -57,15 +69,7 @@ typedef struct ws_conn {
   int64_t read_timeout, write_timeout, ping_interval, ping_timeout;
   uint32_t capacity;
 
-  /* dialing (freed once open) */
-  ws_connect_opts *opts;
-  int64_t dial_deadline;
-  struct addrinfo *ai, *ai_next;
-  int tried;           /* addresses tried */
-  char addr[64];       /* the address being (or last) tried, "[::1]:80" */
-  char dial_err[128];  /* why the last address failed */
-  ws_response *resp;
-  wbuf hs;             /* response head received so far (capacity WS_HS_MAX_BYTES) */
+  ws_dial *dial;       /* until OPEN */
 
   /* reading */
   ws_parser parser;
@@ -91,6 +95,7 @@ typedef struct ws_conn {
 } ws_conn;
 
 /* ws_conn.c, for ws_dial.c */
+ws_conn *wsc_get(uint64_t id);           /* NULL when unknown or already DONE */
 void wsc_enter(ws_conn *c);
 void wsc_leave(ws_conn *c);              /* may free c */
 void wsc_kill(ws_conn *c);               /* -> DONE */
@@ -105,7 +110,7 @@ void wsc_post_fail(ws_conn *c, int stage, bool timeout, bool retryable, int stat
 /* ws_dial.c, for ws_conn.c */
 void wsd_start(ws_conn *c);              /* RESOLVE: numeric host or DNS lookup, then connect */
 void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n); /* response bytes in HANDSHAKE */
-void wsd_free(ws_conn *c);               /* what dialing holds */
+void wsd_free(ws_conn *c);               /* c->dial and what it holds */
 int wsd_stage(const ws_conn *c);         /* enum ws_stage of the current state */
 
 #endif

@@ -9,6 +9,7 @@
 #include "stdlib/process.h"
 #include "stdlib/security.h"
 #include "stdlib/time.h"
+#include "stdlib/websocket.h"
 
 static int check_process_action(lua_State *L, const char *action, const char *resource) {
   return security_check(L, action, resource, NULL);
@@ -26,11 +27,13 @@ void stdlib_init(void) {
   sandbox_register("time", luaopen_wisp_time, false);
   sandbox_register("json", luaopen_wisp_json, false);
   sandbox_register("logger", luaopen_wisp_logger, false);
+  sandbox_register("websocket", luaopen_wisp_websocket, false);
   sandbox_register("security", luaopen_wisp_security, false);
 
   wcodec_register_type(1, WERR_MT, werr_encode, werr_decode);
   time_register();
   process_register();
+  websocket_register();
   process_set_checker(check_process_action);
   process_set_security_retain(retain_context);
   actor_set_security_release(release_context);

@@ -1,0 +1,247 @@
+/* net/ws_dial.c — the way to an open WebSocket connection, on the net thread: name resolution
+ * (numeric hosts at once, names through net/dns.c), TCP connect trying each address in the
+ * resolver's order until one answers, then the HTTP/1.1 upgrade (net/ws_handshake.h). One
+ * deadline, the connection's dial_deadline, covers all of it; on expiry the error names the
+ * stage that was running. Failures before OPEN end the connection with WSE_FAIL: DNS and TCP
+ * failures are retryable, and so are handshake failures (a server may answer 503 now and 101
+ * later); wss:// fails at the TLS stage, not retryable, until TLS is built. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "net/dns.h"
+#include "net/ws_conn.h"
+
+int wsd_stage(const ws_conn *c) {
+  switch (c->state) {
+  case C_RESOLVE: return WS_STAGE_DNS;
+  case C_CONNECT: return WS_STAGE_TCP;
+  default: return WS_STAGE_HANDSHAKE;
+  }
+}
+
+void wsd_free(ws_conn *c) {
+  ws_dial *d = c->dial;
+  if (!d) return;
+  if (d->ai) freeaddrinfo(d->ai);
+  free(d->resp);
+  wbuf_free(&d->hs);
+  ws_connect_opts_free(d->opts);
+  free(d);
+  c->dial = NULL;
+}
+
+static void fail(ws_conn *c, int stage, bool retryable, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail(ws_conn *c, int stage, bool retryable, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  wsc_post_fail(c, stage, false, retryable, 0, msg, NULL, 0);
+  wsc_kill(c);
+}
+
+/* ---- TCP ---- */
+
+static void format_addr(char *out, size_t outsz, const struct sockaddr *sa) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+    port = ntohs(s6->sin6_port);
+    snprintf(out, outsz, "[%s]:%u", host, port);
+  } else {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+    port = ntohs(s4->sin_port);
+    snprintf(out, outsz, "%s:%u", host, port);
+  }
+}
+
+static void close_fd(ws_conn *c) {
+  if (c->fd < 0) return;
+  nb_forget_fd(net_loop_backend(), c->fd);
+  close(c->fd);
+  c->fd = -1;
+}
+
+static void connected(ws_conn *c);
+static void on_connect(nb_op *op, int32_t res, uint32_t flags);
+
+/* Tries the remaining addresses in order; fails the connection when none is left. */
+static void dial_next(ws_conn *c) {
+  c->state = C_CONNECT;
+  while (c->dial->ai_next) {
+    struct addrinfo *ai = c->dial->ai_next;
+    c->dial->ai_next = ai->ai_next;
+    c->dial->tried++;
+    format_addr(c->dial->addr, sizeof c->dial->addr, ai->ai_addr);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+      snprintf(c->dial->err, sizeof c->dial->err, "socket: %s", strerror(errno));
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* we batch frames ourselves */
+    c->fd = fd;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      connected(c);
+      return;
+    }
+    if (errno == EINPROGRESS) {
+      c->wr.cb = on_connect;
+      int rc = nb_poll(net_loop_backend(), &c->wr, fd, POLLOUT);
+      if (rc == 0) {
+        c->wr_busy = true;
+        c->refs++;
+        return;
+      }
+      snprintf(c->dial->err, sizeof c->dial->err, "%s", strerror(-rc));
+    } else {
+      snprintf(c->dial->err, sizeof c->dial->err, "%s", strerror(errno));
+    }
+    close_fd(c);
+  }
+  if (c->dial->tried > 1)
+    fail(c, WS_STAGE_TCP, true, "connect %s: %s (%d addresses tried)", c->dial->addr, c->dial->err,
+         c->dial->tried);
+  else
+    fail(c, WS_STAGE_TCP, true, "connect %s: %s", c->dial->addr, c->dial->err);
+}
+
+static void on_connect(nb_op *op, int32_t res, uint32_t flags) {
+  ws_conn *c = (ws_conn *)((char *)op - offsetof(ws_conn, wr));
+  c->wr_busy = false;
+  if (c->state == C_CONNECT) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (res < 0) err = -res;
+    else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err) {
+      snprintf(c->dial->err, sizeof c->dial->err, "%s", strerror(err));
+      close_fd(c);
+      dial_next(c);
+    } else {
+      connected(c);
+    }
+  }
+  wsc_leave(c); /* the op's reference */
+}
+
+/* ---- the upgrade ---- */
+
+static void connected(ws_conn *c) {
+  freeaddrinfo(c->dial->ai);
+  c->dial->ai = c->dial->ai_next = NULL;
+  c->state = C_HANDSHAKE;
+  ws_connect_opts *o = c->dial->opts;
+  char key[WS_KEY_LEN + 1], err[256];
+  if (ws_handshake_key(key) < 0) {
+    fail(c, WS_STAGE_HANDSHAKE, true, "cannot make a Sec-WebSocket-Key: %s", strerror(errno));
+    return;
+  }
+  ws_request req = {&o->url, o->protocols, o->nprotocols, NULL, o->headers, o->nheaders};
+  wbuf b = WBUF_INIT;
+  if (ws_build_request(&b, &req, key, err, sizeof err) < 0) {
+    wbuf_free(&b);
+    fail(c, WS_STAGE_HANDSHAKE, false, "cannot build the upgrade request: %s", err);
+    return;
+  }
+  ws_chunk *ch = calloc(1, sizeof *ch + b.len);
+  c->dial->resp = calloc(1, sizeof *c->dial->resp);
+  if (!ch || !c->dial->resp) {
+    free(ch);
+    wbuf_free(&b);
+    fail(c, WS_STAGE_HANDSHAKE, true, "out of memory");
+    return;
+  }
+  memcpy(ch->data, b.data, b.len);
+  ch->len = b.len;
+  wbuf_free(&b);
+  ws_response_init(c->dial->resp, key, o->protocols, o->nprotocols, false);
+  wbuf_reserve(&c->dial->hs, WS_HS_MAX_BYTES); /* never grows: the response points into it */
+  wsc_queue(c, ch);
+  wsc_read_arm(c);
+}
+
+void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n) {
+  size_t room = WS_HS_MAX_BYTES - c->dial->hs.len, take = n < room ? n : room;
+  wbuf_append(&c->dial->hs, p, take);
+  size_t head = 0;
+  int r = ws_response_parse(c->dial->resp, c->dial->hs.data, c->dial->hs.len, &head);
+  if (r == WS_HS_NEED_MORE) return;
+  if (r == WS_HS_ERROR) {
+    ws_response *rs = c->dial->resp;
+    char msg[WS_HS_ERR_MAX + 32];
+    snprintf(msg, sizeof msg, "upgrade failed: %s", rs->error);
+    wsc_post_fail(c, WS_STAGE_HANDSHAKE, false, true, rs->status, msg, rs->location.ptr,
+                  rs->location.ptr ? rs->location.len : 0);
+    wsc_kill(c);
+    return;
+  }
+  /* open: frames may already follow the head, in hs and in the rest of p */
+  wbuf rest = c->dial->hs;
+  c->dial->hs = (wbuf)WBUF_INIT;
+  const ws_str *proto = &c->dial->resp->protocol;
+  wsc_open(c, proto->ptr, proto->ptr ? proto->len : 0); /* frees resp, which points into rest */
+  if (c->state == C_OPEN && rest.len > head)
+    wsc_frames_feed(c, (const uint8_t *)rest.data + head, rest.len - head);
+  wbuf_free(&rest);
+  if (c->state == C_OPEN && take < n) wsc_frames_feed(c, p + take, n - take);
+}
+
+/* ---- resolution ---- */
+
+static void resolved(ws_conn *c, struct addrinfo *ai, const char *err) {
+  if (err) {
+    fail(c, WS_STAGE_DNS, true, "lookup %s: %s", c->dial->opts->url.host, err);
+    return;
+  }
+  c->dial->ai = c->dial->ai_next = ai;
+  dial_next(c);
+}
+
+static void on_dns(uint64_t owner, struct addrinfo *ai, const char *err) {
+  ws_conn *c = wsc_get(owner);
+  if (!c || c->state != C_RESOLVE) { /* timed out or aborted meanwhile */
+    if (ai) freeaddrinfo(ai);
+    return;
+  }
+  wsc_enter(c);
+  resolved(c, ai, err);
+  wsc_leave(c);
+}
+
+void wsd_start(ws_conn *c) {
+  url_parts *u = &c->dial->opts->url;
+  if (u->tls) {
+    wsc_post_fail(c, WS_STAGE_TLS, false, false, 0, "wss:// needs TLS, which is not built yet",
+                  NULL, 0);
+    wsc_kill(c);
+    return;
+  }
+  if (u->host_kind == URL_HOST_NAME) {
+    if (dns_resolve(u->host, u->port, c->idn.id, on_dns) < 0)
+      fail(c, WS_STAGE_DNS, true, "lookup %s: cannot start a resolver thread", u->host);
+    return;
+  }
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = u->host_kind == URL_HOST_IPV6 ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  char port[8];
+  snprintf(port, sizeof port, "%u", (unsigned)u->port);
+  int rc = getaddrinfo(u->host, port, &hints, &ai); /* numeric: no lookup, never blocks */
+  resolved(c, rc == 0 ? ai : NULL, rc == 0 ? NULL : gai_strerror(rc));
+}

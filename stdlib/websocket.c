@@ -1,0 +1,879 @@
+/* stdlib/websocket.c — the `websocket` module: websocket.connect, the Client userdata, the
+ * constants, and the MB_NET handler that turns the net thread's events into channel traffic
+ * (contract: net/ws_client.h; behaviour: SPEC.md "websocket", docs/websocket.md).
+ *
+ * A client owns three actor-local external channels (user values): the message channel that
+ * channel()/receive() return, a private one its connect and close wait on, and a private one
+ * on which senders wait while the write queue is over WS_SEND_HWM. Waiting on external
+ * channels is what keeps a waiting actor from being judged deadlocked. The message channel
+ * anchors the client, so a script that keeps only the channel keeps the connection; a client
+ * no longer reachable at all is closed by its __gc (1001 through ws_net_abort).
+ *
+ * Decisions:
+ *  - Read credits are returned in batches of max(1, capacity / 4) as the actor takes messages:
+ *    the net thread never holds less than three quarters of the window when the actor keeps
+ *    up, at one command per batch.
+ *  - Senders queue in FIFO order: a send that finds others waiting waits behind them, and each
+ *    woken sender wakes the next once its own frame is queued, while the queue has room.
+ *  - send() and ping() made where the coroutine cannot yield (a metamethod, a __gc) queue
+ *    without waiting; close() there starts the closing handshake and returns true at once.
+ *  - A failed send, ping or close on a connection that is over is INTERNAL, not retryable. */
+#include "stdlib/websocket.h"
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "actors/actor.h"
+#include "core/duration.h"
+#include "net/utf8.h"
+#include "net/ws_client.h"
+#include "stdlib/channel.h"
+#include "stdlib/errors.h"
+#include "stdlib/security.h"
+
+#define CLIENT_MT "wisp.websocket.Client"
+#define OPTS_MT "wisp.websocket.Options"
+#define CLIENTS_KEY "wisp.websocket.clients" /* registry: conn id -> client, weak values */
+
+enum { UV_MSG = 1, UV_CTL, UV_DRAIN, UV_COUNT = UV_DRAIN };
+enum { CL_CONNECTING, CL_OPEN, CL_CLOSING, CL_CLOSED };
+
+typedef struct ws_client {
+  uint64_t conn;           /* 0 once the net side is done with it (final event or abort) */
+  int state;
+  actor *owner;
+  struct ws_client *prev, *next; /* the owner's clients (a->ext) */
+  bool linked;
+  uint32_t batch, pending_credits;
+  uint64_t outstanding;    /* bytes handed to the net thread and not reported flushed */
+  int senders;             /* coroutines waiting to send, counted until they run again */
+  bool token_out;          /* a wake-up is on its way to the first of them */
+  bool closer;             /* close() waits for the end */
+  int close_code;          /* 0 until the connection ended */
+  char *close_reason, *why, *protocol, *url;
+  size_t close_reason_len;
+  /* connect failure (WSE_FAIL) */
+  char *fail_msg, *fail_loc, *fail_addr;
+  int fail_stage, fail_status;
+  bool fail_timeout, fail_retryable;
+} ws_client;
+
+/* a->ext: the actor's live clients, and the masking-key generator its sends share (one per
+ * actor, not per client: an actor runs on one worker at a time, and it saves 260 bytes a
+ * connection). */
+typedef struct ws_actor_ext {
+  ws_client *head;
+  ws_masker masker;
+} ws_actor_ext;
+
+static char *dup_n(const char *p, size_t n) {
+  char *s = malloc(n + 1);
+  if (!s) {
+    fputs("wisp: out of memory in the websocket module\n", stderr);
+    abort();
+  }
+  memcpy(s, p, n);
+  s[n] = '\0';
+  return s;
+}
+
+static bool can_block(lua_State *L) {
+  actor *a = actor_of(L);
+  return a && a->current && lua_isyieldable(L);
+}
+
+/* ---- the actor's clients ---- */
+
+/* The actor's ext, created on first use; NULL when no randomness is available. */
+static ws_actor_ext *actor_ext(actor *a) {
+  ws_actor_ext *x = a->ext;
+  if (x) return x;
+  x = calloc(1, sizeof *x);
+  if (!x) {
+    fputs("wisp: out of memory in the websocket module\n", stderr);
+    abort();
+  }
+  if (ws_masker_init(&x->masker) < 0) {
+    free(x);
+    return NULL;
+  }
+  a->ext = x;
+  return x;
+}
+
+static void link_client(actor *a, ws_client *c) {
+  ws_actor_ext *x = a->ext;
+  c->owner = a;
+  c->prev = NULL;
+  c->next = x->head;
+  if (x->head) x->head->prev = c;
+  x->head = c;
+  c->linked = true;
+}
+
+static void unlink_client(ws_client *c) {
+  if (!c->linked) return;
+  ws_actor_ext *x = c->owner->ext;
+  if (c->prev) c->prev->next = c->next;
+  else x->head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  c->linked = false;
+}
+
+/* actor_set_cleanup: the actor ended; its open connections are closed with 1001. */
+static void ws_cleanup(actor *a) {
+  ws_actor_ext *x = a->ext;
+  if (!x) return;
+  for (ws_client *c = x->head, *next; c; c = next) {
+    next = c->next;
+    if (c->conn) ws_net_abort(c->conn);
+    c->conn = 0;
+    c->linked = false;
+    c->prev = c->next = NULL;
+  }
+  ws_masker_wipe(&x->masker);
+  free(x);
+  a->ext = NULL;
+}
+
+static void push_clients(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENTS_KEY) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
+}
+
+static void forget_conn(lua_State *L, ws_client *c) {
+  if (!c->conn) return;
+  push_clients(L);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, (lua_Integer)c->conn);
+  lua_pop(L, 1);
+  c->conn = 0;
+  unlink_client(c);
+}
+
+/* ---- errors ---- */
+
+static int closed_error(lua_State *L, ws_client *c, const char *what) {
+  if (c->state == CL_CLOSING)
+    return werr_fail(L, WERR_INTERNAL, false, "websocket: %s: the connection is closing", what);
+  return werr_fail(L, WERR_INTERNAL, false, "websocket: %s: the connection is closed (%d: %s)",
+                   what, c->close_code ? c->close_code : 1006, c->why ? c->why : "no close frame");
+}
+
+static int connect_error(lua_State *L, ws_client *c) {
+  werr_fail(L, c->fail_timeout ? WERR_TIMEOUT : WERR_INTERNAL, c->fail_retryable,
+            "websocket.connect %s: %s", c->url, c->fail_msg ? c->fail_msg : "failed");
+  int ei = lua_gettop(L);
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, ws_stage_name(c->fail_stage));
+  lua_setfield(L, -2, "stage");
+  if (c->fail_status) {
+    lua_pushinteger(L, c->fail_status);
+    lua_setfield(L, -2, "status");
+  }
+  if (c->fail_loc) {
+    lua_pushstring(L, c->fail_loc);
+    lua_setfield(L, -2, "location");
+  }
+  if (c->fail_addr) {
+    lua_pushstring(L, c->fail_addr);
+    lua_setfield(L, -2, "address");
+  }
+  werr_set_details(L, ei);
+  return 2;
+}
+
+/* ---- options ---- */
+
+static const char *const option_names[] = {
+    "headers", "protocols", "dial_timeout", "read_timeout", "write_timeout", "compression",
+    "compression_threshold", "read_limit", "channel_capacity", "tls", "ping_interval",
+    "ping_timeout", NULL};
+
+static int bad(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(lua_State *L, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return werr_fail(L, WERR_INVALID, false, "websocket.connect: %s", msg);
+}
+
+/* A short description of the value at idx for error messages. */
+static const char *shown(lua_State *L, int idx, char *buf, size_t n) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx)) snprintf(buf, n, "%lld", (long long)lua_tointeger(L, idx));
+    else snprintf(buf, n, "%.14g", lua_tonumber(L, idx));
+    return buf;
+  case LUA_TSTRING: snprintf(buf, n, "\"%.40s\"", lua_tostring(L, idx)); return buf;
+  default: return luaL_typename(L, idx);
+  }
+}
+
+/* Duration option: a number is milliseconds, a string is Go syntax. */
+static int opt_duration(lua_State *L, int vi, const char *name, int64_t *out) {
+  char b[64];
+  if (lua_type(L, vi) == LUA_TNUMBER) {
+    lua_Number ms = lua_tonumber(L, vi);
+    if (!(ms >= 0) || ms > (lua_Number)(INT64_MAX / 1000000))
+      return bad(L, "%s must be a duration of at least 0 (milliseconds, or a string like \"5s\"), "
+                    "got %s", name, shown(L, vi, b, sizeof b));
+    *out = lua_isinteger(L, vi) ? (int64_t)lua_tointeger(L, vi) * 1000000 : (int64_t)llround(ms * 1e6);
+    return 0;
+  }
+  if (lua_type(L, vi) == LUA_TSTRING) {
+    size_t len;
+    const char *s = lua_tolstring(L, vi, &len);
+    char err[160];
+    if (!dur_parse(s, len, out, err, sizeof err)) return bad(L, "%s: %s", name, err);
+    if (*out < 0) return bad(L, "%s must not be negative, got %s", name, shown(L, vi, b, sizeof b));
+    return 0;
+  }
+  return bad(L, "%s must be a number of milliseconds or a duration string like \"5s\", got %s",
+             name, luaL_typename(L, vi));
+}
+
+static int opt_int(lua_State *L, int vi, const char *name, lua_Integer lo, lua_Integer hi,
+                   lua_Integer *out) {
+  char b[64];
+  int isint = 0;
+  lua_Integer v = lua_type(L, vi) == LUA_TNUMBER ? lua_tointegerx(L, vi, &isint) : 0;
+  if (!isint || v < lo || v > hi)
+    return bad(L, "%s must be an integer from %lld to %lld, got %s", name, (long long)lo,
+               (long long)hi, shown(L, vi, b, sizeof b));
+  *out = v;
+  return 0;
+}
+
+static int cmp_header(const void *a, const void *b) {
+  return strcasecmp(((const ws_header *)a)->name, ((const ws_header *)b)->name);
+}
+
+static int opt_headers(lua_State *L, int vi, ws_connect_opts *o) {
+  if (!lua_istable(L, vi)) return bad(L, "headers must be a table of strings, got %s", luaL_typename(L, vi));
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, vi)) {
+    n++;
+    lua_pop(L, 1);
+  }
+  if (!n) return 0;
+  o->headers = calloc(n, sizeof *o->headers);
+  if (!o->headers) return luaL_error(L, "out of memory");
+  lua_pushnil(L);
+  while (lua_next(L, vi)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+      char b[64];
+      return bad(L, "headers must map strings to strings (%s header %s)",
+                 lua_type(L, -2) == LUA_TSTRING ? "bad value for" : "bad name", 
+                 lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : shown(L, -2, b, sizeof b));
+    }
+    size_t nl, vl;
+    const char *name = lua_tolstring(L, -2, &nl), *value = lua_tolstring(L, -1, &vl);
+    char err[256];
+    if (ws_check_header(name, nl, value, vl, err, sizeof err)) return bad(L, "headers: %s", err);
+    ws_header *h = &o->headers[o->nheaders++];
+    h->name = dup_n(name, nl);
+    h->name_len = nl;
+    h->value = dup_n(value, vl);
+    h->value_len = vl;
+    lua_pop(L, 1);
+  }
+  qsort(o->headers, o->nheaders, sizeof *o->headers, cmp_header); /* deterministic requests */
+  return 0;
+}
+
+static int opt_protocols(lua_State *L, int vi, ws_connect_opts *o) {
+  if (!lua_istable(L, vi)) return bad(L, "protocols must be an array of strings, got %s", luaL_typename(L, vi));
+  size_t n = lua_rawlen(L, vi), count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, vi)) {
+    count++;
+    lua_pop(L, 1);
+  }
+  if (count != n) return bad(L, "protocols must be an array of strings (a list without holes or other keys)");
+  if (!n) return 0;
+  o->protocols = calloc(n, sizeof *o->protocols);
+  if (!o->protocols) return luaL_error(L, "out of memory");
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, vi, (lua_Integer)i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return bad(L, "protocols[%zu] must be a string, got %s", i, luaL_typename(L, -1));
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    o->protocols[o->nprotocols].ptr = dup_n(s, len);
+    o->protocols[o->nprotocols++].len = len;
+    lua_pop(L, 1);
+  }
+  char err[256];
+  if (ws_check_protocols(o->protocols, o->nprotocols, err, sizeof err)) return bad(L, "protocols: %s", err);
+  return 0;
+}
+
+static int opt_tls(lua_State *L, int vi, ws_connect_opts *o) {
+  static const char *const keys[] = {"ca_file", "cert_file", "key_file", "server_name", "insecure", NULL};
+  if (!lua_istable(L, vi)) return bad(L, "tls must be a table, got %s", luaL_typename(L, vi));
+  lua_pushnil(L);
+  while (lua_next(L, vi)) {
+    lua_pop(L, 1);
+    int k = lua_type(L, -1) == LUA_TSTRING ? 0 : -1;
+    if (k == 0) {
+      while (keys[k] && strcmp(keys[k], lua_tostring(L, -1)) != 0) k++;
+      if (!keys[k]) k = -1;
+    }
+    if (k < 0) {
+      char b[64];
+      return bad(L, "unknown tls option %s (known: ca_file, cert_file, key_file, server_name, "
+                    "insecure)", shown(L, -1, b, sizeof b));
+    }
+  }
+  char **dst[] = {&o->ca_file, &o->cert_file, &o->key_file, &o->server_name};
+  for (int k = 0; k < 4; k++) {
+    int t = lua_getfield(L, vi, keys[k]);
+    if (t != LUA_TNIL) {
+      size_t len;
+      if (t != LUA_TSTRING) return bad(L, "tls.%s must be a string, got %s", keys[k], lua_typename(L, t));
+      const char *s = lua_tolstring(L, -1, &len);
+      if (!len || strlen(s) != len) return bad(L, "tls.%s must be a non-empty string without NUL bytes", keys[k]);
+      *dst[k] = dup_n(s, len);
+    }
+    lua_pop(L, 1);
+  }
+  int t = lua_getfield(L, vi, "insecure");
+  if (t != LUA_TNIL && t != LUA_TBOOLEAN) return bad(L, "tls.insecure must be a boolean, got %s", lua_typename(L, t));
+  o->insecure = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if ((o->cert_file != NULL) != (o->key_file != NULL))
+    return bad(L, "tls.cert_file and tls.key_file go together (a client certificate needs its key)");
+  return 0;
+}
+
+static int opt_compression(lua_State *L, int vi, ws_connect_opts *o) {
+  if (lua_type(L, vi) == LUA_TSTRING) {
+    static const struct { const char *name; int mode; } names[] = {
+        {"disabled", 0}, {"context_takeover", 1}, {"no_context", 2}, {"no_context_takeover", 2}};
+    const char *s = lua_tostring(L, vi);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (!strcmp(s, names[i].name)) {
+        o->compression = names[i].mode;
+        return 0;
+      }
+  } else if (lua_type(L, vi) == LUA_TNUMBER) {
+    int isint;
+    lua_Integer v = lua_tointegerx(L, vi, &isint);
+    if (isint && v >= 0 && v <= 2) {
+      o->compression = (int)v;
+      return 0;
+    }
+  }
+  char b[64];
+  return bad(L, "compression must be 0, 1, 2 (websocket.COMPRESSION) or \"disabled\", "
+                "\"context_takeover\", \"no_context\", got %s", shown(L, vi, b, sizeof b));
+}
+
+/* Validates the options table at idx (nil: defaults) into o. 0, or nil, err pushed and 2. */
+static int parse_options(lua_State *L, int idx, ws_connect_opts *o) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    bool known = false;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (int i = 0; option_names[i] && !known; i++) known = !strcmp(option_names[i], lua_tostring(L, -1));
+    if (!known) {
+      char b[64];
+      return bad(L, "unknown option %s (options: headers, protocols, dial_timeout, read_timeout, "
+                    "write_timeout, compression, compression_threshold, read_limit, "
+                    "channel_capacity, tls, ping_interval, ping_timeout)", shown(L, -1, b, sizeof b));
+    }
+  }
+  int top = lua_gettop(L), r = 0;
+  for (int i = 0; option_names[i] && r == 0; i++) {
+    const char *name = option_names[i];
+    if (lua_getfield(L, idx, name) == LUA_TNIL) {
+      lua_settop(L, top);
+      continue;
+    }
+    int vi = lua_gettop(L);
+    lua_Integer v = 0;
+    int64_t d = 0;
+    switch (i) {
+    case 0: r = opt_headers(L, vi, o); break;
+    case 1: r = opt_protocols(L, vi, o); break;
+    case 2:
+      if (!(r = opt_duration(L, vi, name, &d))) o->dial_timeout_ns = d ? d : WS_DEFAULT_DIAL_TIMEOUT_NS;
+      break;
+    case 3: if (!(r = opt_duration(L, vi, name, &d))) o->read_timeout_ns = d; break;
+    case 4: if (!(r = opt_duration(L, vi, name, &d))) o->write_timeout_ns = d; break;
+    case 5: r = opt_compression(L, vi, o); break;
+    case 6:
+      if (!(r = opt_int(L, vi, name, 0, WS_MAX_COMPRESSION_THRESHOLD, &v))) o->compression_threshold = (uint32_t)v;
+      break;
+    case 7:
+      if (!(r = opt_int(L, vi, name, 0, (lua_Integer)WS_MAX_READ_LIMIT, &v)))
+        o->read_limit = v ? (uint64_t)v : WS_DEFAULT_READ_LIMIT;
+      break;
+    case 8:
+      if (!(r = opt_int(L, vi, name, 1, WS_MAX_CHANNEL_CAPACITY, &v))) o->channel_capacity = (uint32_t)v;
+      break;
+    case 9: r = opt_tls(L, vi, o); break;
+    case 10: if (!(r = opt_duration(L, vi, name, &d))) o->ping_interval_ns = d; break;
+    case 11: if (!(r = opt_duration(L, vi, name, &d))) o->ping_timeout_ns = d; break;
+    }
+    if (r) return r;
+    lua_settop(L, top);
+  }
+  return 0;
+}
+
+static int opts_gc(lua_State *L) {
+  ws_connect_opts **box = lua_touserdata(L, 1);
+  ws_connect_opts_free(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* ---- connect ---- */
+
+/* chan_set_take_hook: the actor took a message; credits go back in batches. */
+static void on_take(lua_State *L, void *ud) {
+  ws_client *c = ud;
+  if (!c->conn) return;
+  if (++c->pending_credits >= c->batch) {
+    ws_net_credit(c->conn, c->pending_credits);
+    c->pending_credits = 0;
+  }
+}
+
+static int k_connect(lua_State *L, int status, lua_KContext ctx) {
+  int ci = (int)ctx;
+  ws_client *c = lua_touserdata(L, ci);
+  if (lua_toboolean(L, -2)) { /* opened (it may have ended since: the channel says so) */
+    lua_pushvalue(L, ci);
+    return 1;
+  }
+  return connect_error(L, c);
+}
+
+static void push_external_channel(lua_State *L, int client_idx, int uv, int cap) {
+  chan_push_new(L, cap);
+  chan_make_external(L, -1, false);
+  lua_setiuservalue(L, client_idx, uv);
+}
+
+static int l_connect(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  int ot = lua_type(L, 2);
+  if (ot != LUA_TNONE && ot != LUA_TNIL && ot != LUA_TTABLE) luaL_typeerror(L, 2, "table");
+  lua_settop(L, 2);
+  int r = security_check(L, "websocket.connect", "", NULL);
+  if (r) return r;
+
+  ws_connect_opts **box = lua_newuserdatauv(L, sizeof *box, 0); /* frees o on any early exit */
+  *box = NULL;
+  luaL_setmetatable(L, OPTS_MT);
+  ws_connect_opts *o = *box = ws_connect_opts_new();
+  if (!o) return luaL_error(L, "out of memory");
+  size_t ulen;
+  const char *us = lua_tolstring(L, 1, &ulen);
+  char err[URL_ERR_MAX];
+  if (url_parse(&o->url, us, ulen, 0, err, sizeof err) < 0)
+    return werr_fail(L, WERR_INVALID, false, "websocket.connect: %s", err);
+  if ((r = security_check(L, "websocket.connect.url", o->url.normalized, NULL))) return r;
+  if ((r = parse_options(L, 2, o))) return r;
+  lua_settop(L, 3);
+
+  if (o->url.tls) {
+    werr_fail(L, WERR_INTERNAL, false, "websocket.connect %s: wss:// needs TLS, which is not built yet",
+              o->url.normalized);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "tls");
+    lua_setfield(L, -2, "stage");
+    werr_set_details(L, lua_gettop(L) - 1);
+    return 2;
+  }
+  if (!can_block(L))
+    return werr_fail(L, WERR_INTERNAL, false, "websocket.connect: no context to wait in (call it "
+                     "from a coroutine the actor schedules, not from a C function or metamethod)");
+
+  actor *a = actor_of(L);
+  ws_client *c = lua_newuserdatauv(L, sizeof *c, UV_COUNT);
+  memset(c, 0, sizeof *c);
+  luaL_setmetatable(L, CLIENT_MT);
+  int ci = lua_gettop(L);
+  c->url = dup_n(o->url.normalized, strlen(o->url.normalized));
+  c->batch = o->channel_capacity / 4 ? o->channel_capacity / 4 : 1;
+  if (!actor_ext(a))
+    return werr_fail(L, WERR_INTERNAL, true, "websocket.connect: no randomness for masking keys");
+  push_external_channel(L, ci, UV_MSG, (int)o->channel_capacity);
+  push_external_channel(L, ci, UV_CTL, 0); /* UV_DRAIN: made when a sender first waits */
+  lua_getiuservalue(L, ci, UV_MSG);
+  wchan *mc = chan_check(L, -1);
+  uint64_t msg_chan = chan_make_external(L, -1, false);
+  chan_set_anchor(L, -1, ci);
+  chan_set_take_hook(mc, on_take, c);
+  lua_pop(L, 1);
+
+  *box = NULL; /* the connection owns the options now */
+  c->conn = ws_net_connect(&a->mb, msg_chan, o);
+  push_clients(L);
+  lua_pushvalue(L, ci);
+  lua_rawseti(L, -2, (lua_Integer)c->conn);
+  lua_pop(L, 1);
+  link_client(a, c);
+
+  lua_getiuservalue(L, ci, UV_CTL);
+  lua_getfield(L, -1, "receive");
+  lua_insert(L, -2);
+  lua_callk(L, 1, 2, ci, k_connect);
+  return k_connect(L, LUA_OK, ci);
+}
+
+/* ---- events from the net thread ---- */
+
+static void deliver_message(lua_State *L, mbox_entry *e) {
+  chan_push_by_id(L, e->target);
+  if (lua_isnil(L, -1) || e->len < 1) { /* the client is gone */
+    lua_pop(L, 1);
+    return;
+  }
+  int ci = lua_gettop(L);
+  lua_createtable(L, 0, 2);
+  if (e->data[0] == WS_OP_TEXT) lua_pushliteral(L, "text");
+  else lua_pushliteral(L, "binary");
+  lua_setfield(L, -2, "type");
+  lua_pushlstring(L, e->data + 1, e->len - 1);
+  lua_setfield(L, -2, "data");
+  chan_deliver(L, ci);
+  lua_settop(L, ci - 1);
+}
+
+static void deliver_token(lua_State *L, int ci, int uv, bool v) {
+  lua_getiuservalue(L, ci, uv);
+  lua_pushboolean(L, v);
+  chan_deliver(L, -2);
+  lua_pop(L, 1);
+}
+
+/* Wakes the first waiting sender when the queue has room. */
+static void wake_sender(lua_State *L, int ci, ws_client *c) {
+  if (c->senders > 0 && !c->token_out && c->outstanding <= WS_SEND_HWM) {
+    c->token_out = true;
+    deliver_token(L, ci, UV_DRAIN, true);
+  }
+}
+
+static void close_channel(lua_State *L, int ci, int uv) {
+  if (lua_getiuservalue(L, ci, uv) == LUA_TUSERDATA) chan_close(L, -1);
+  lua_pop(L, 1);
+}
+
+static void on_net(lua_State *L, actor *a, mbox_entry *e) {
+  if (e->flags == WSE_MESSAGE) {
+    deliver_message(L, e);
+    return;
+  }
+  int top = lua_gettop(L);
+  push_clients(L);
+  lua_rawgeti(L, -1, (lua_Integer)e->arg);
+  ws_client *c = luaL_testudata(L, -1, CLIENT_MT);
+  if (!c || c->conn != e->arg) {
+    lua_settop(L, top);
+    return;
+  }
+  int ci = lua_gettop(L);
+  switch (e->flags) {
+  case WSE_OPEN:
+    c->state = CL_OPEN;
+    if (e->len) c->protocol = dup_n(e->data, e->len);
+    deliver_token(L, ci, UV_CTL, true);
+    break;
+  case WSE_FAIL: {
+    ws_fail_event f;
+    if (e->len < sizeof f) break;
+    memcpy(&f, e->data, sizeof f);
+    if (sizeof f + (size_t)f.msg_len + f.location_len + f.address_len > e->len) break;
+    const char *p = e->data + sizeof f;
+    c->fail_msg = dup_n(p, f.msg_len);
+    if (f.location_len) c->fail_loc = dup_n(p + f.msg_len, f.location_len);
+    if (f.address_len) c->fail_addr = dup_n(p + f.msg_len + f.location_len, f.address_len);
+    c->fail_stage = f.stage;
+    c->fail_status = f.status;
+    c->fail_timeout = f.timeout;
+    c->fail_retryable = f.retryable;
+    c->state = CL_CLOSED;
+    forget_conn(L, c);
+    deliver_token(L, ci, UV_CTL, false);
+    break;
+  }
+  case WSE_DRAINED: {
+    uint64_t n = 0;
+    if (e->len >= sizeof n) memcpy(&n, e->data, sizeof n);
+    c->outstanding = n > c->outstanding ? 0 : c->outstanding - n;
+    wake_sender(L, ci, c);
+    break;
+  }
+  case WSE_CLOSED: {
+    ws_closed_event ce;
+    if (e->len < sizeof ce) break;
+    memcpy(&ce, e->data, sizeof ce);
+    if (sizeof ce + (size_t)ce.reason_len + ce.why_len > e->len) break;
+    c->close_code = ce.code;
+    c->close_reason = dup_n(e->data + sizeof ce, ce.reason_len);
+    c->close_reason_len = ce.reason_len;
+    c->why = dup_n(e->data + sizeof ce + ce.reason_len, ce.why_len);
+    c->state = CL_CLOSED;
+    forget_conn(L, c);
+    close_channel(L, ci, UV_MSG);   /* buffered messages are still received first */
+    close_channel(L, ci, UV_DRAIN); /* waiting senders get nil, err */
+    if (c->closer) {
+      c->closer = false;
+      deliver_token(L, ci, UV_CTL, true);
+    }
+    break;
+  }
+  }
+  lua_settop(L, top);
+}
+
+/* ---- client methods ---- */
+
+static ws_client *check_client(lua_State *L) { return luaL_checkudata(L, 1, CLIENT_MT); }
+
+static int queue_frame(lua_State *L, ws_client *c, int opcode, const char *data, size_t len) {
+  ws_actor_ext *x = c->linked ? c->owner->ext : NULL;
+  size_t n = c->conn && x ? ws_net_send(c->conn, opcode, data, len, &x->masker) : 0;
+  if (!n) return closed_error(L, c, opcode == WS_OP_PING ? "ping" : "send");
+  c->outstanding += n;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int k_send(lua_State *L, int status, lua_KContext ctx) {
+  ws_client *c = lua_touserdata(L, 1);
+  bool woken = lua_toboolean(L, -1);
+  c->senders--;
+  c->token_out = false;
+  if (!woken || c->state != CL_OPEN) return closed_error(L, c, "send");
+  size_t len;
+  const char *data = lua_tolstring(L, 2, &len);
+  int r = queue_frame(L, c, (int)ctx, data, len);
+  lua_pushvalue(L, 1);
+  wake_sender(L, lua_gettop(L), c); /* the next in line, if there is still room */
+  lua_pop(L, 1);
+  return r;
+}
+
+static int m_send(lua_State *L) {
+  ws_client *c = check_client(L);
+  luaL_checktype(L, 2, LUA_TSTRING);
+  int opcode = WS_OP_TEXT;
+  if (!lua_isnoneornil(L, 3)) {
+    int isint = 0;
+    lua_Integer t = lua_type(L, 3) == LUA_TNUMBER ? lua_tointegerx(L, 3, &isint) : 0;
+    if (!isint || (t != WS_OP_TEXT && t != WS_OP_BINARY)) {
+      char b[64];
+      return werr_fail(L, WERR_INVALID, false, "websocket: send: type must be websocket.TEXT (1) "
+                       "or websocket.BINARY (2), got %s", shown(L, 3, b, sizeof b));
+    }
+    opcode = (int)t;
+  }
+  lua_settop(L, 2);
+  if (c->state != CL_OPEN) return closed_error(L, c, "send");
+  size_t len;
+  const char *data = lua_tolstring(L, 2, &len);
+  if (opcode == WS_OP_TEXT && !utf8_valid(data, len))
+    return werr_fail(L, WERR_INVALID, false, "websocket: send: text is not valid UTF-8 (send "
+                     "binary data with websocket.BINARY)");
+  if ((c->senders > 0 || c->outstanding > WS_SEND_HWM) && can_block(L)) {
+    c->senders++;
+    if (lua_getiuservalue(L, 1, UV_DRAIN) != LUA_TUSERDATA) {
+      lua_pop(L, 1);
+      push_external_channel(L, 1, UV_DRAIN, 0);
+      lua_getiuservalue(L, 1, UV_DRAIN);
+    }
+    lua_getfield(L, -1, "receive");
+    lua_insert(L, -2);
+    lua_callk(L, 1, 2, opcode, k_send);
+    return k_send(L, LUA_OK, opcode);
+  }
+  return queue_frame(L, c, opcode, data, len);
+}
+
+static int m_ping(lua_State *L) {
+  ws_client *c = check_client(L);
+  size_t len = 0;
+  const char *data = "";
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TSTRING);
+    data = lua_tolstring(L, 2, &len);
+  }
+  if (len > WS_MAX_CONTROL_PAYLOAD)
+    return werr_fail(L, WERR_INVALID, false, "websocket: ping: payload is %zu bytes, at most 125 "
+                     "are allowed", len);
+  if (c->state != CL_OPEN) return closed_error(L, c, "ping");
+  return queue_frame(L, c, WS_OP_PING, data, len);
+}
+
+static int k_close(lua_State *L, int status, lua_KContext ctx) {
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int m_close(lua_State *L) {
+  ws_client *c = check_client(L);
+  lua_Integer code = luaL_optinteger(L, 2, WS_CLOSE_NORMAL);
+  size_t rlen = 0;
+  const char *reason = "";
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TSTRING);
+    reason = lua_tolstring(L, 3, &rlen);
+  }
+  const char *why = code < 0 || code > 0xFFFF ? "close code must be 1000-1003, 1007-1014 or 3000-4999"
+                                              : ws_close_check((int)code, reason, rlen);
+  if (!why && code == 0) why = "close code must be 1000-1003, 1007-1014 or 3000-4999";
+  if (why) return werr_fail(L, WERR_INVALID, false, "websocket: close: %s (code %lld)", why, (long long)code);
+  lua_settop(L, 1);
+  if (c->state != CL_OPEN) { /* closing or closed already: a second close is a no-op */
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  c->state = CL_CLOSING;
+  ws_net_close(c->conn, (int)code, reason, rlen);
+  if (!can_block(L)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  c->closer = true;
+  lua_getiuservalue(L, 1, UV_CTL);
+  lua_getfield(L, -1, "receive");
+  lua_insert(L, -2);
+  lua_callk(L, 1, 2, 0, k_close);
+  return k_close(L, LUA_OK, 0);
+}
+
+static int m_channel(lua_State *L) {
+  check_client(L);
+  lua_getiuservalue(L, 1, UV_MSG);
+  return 1;
+}
+
+static int m_protocol(lua_State *L) {
+  ws_client *c = check_client(L);
+  if (c->protocol) lua_pushstring(L, c->protocol);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int m_close_status(lua_State *L) {
+  ws_client *c = check_client(L);
+  if (c->state != CL_CLOSED || !c->close_code) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushinteger(L, c->close_code);
+  lua_pushlstring(L, c->close_reason ? c->close_reason : "", c->close_reason_len);
+  return 2;
+}
+
+static int m_gc(lua_State *L) {
+  ws_client *c = luaL_testudata(L, 1, CLIENT_MT);
+  if (!c) return 0;
+  if (c->conn) ws_net_abort(c->conn); /* unreachable: close it (1001) */
+  c->conn = 0;
+  unlink_client(c);
+  free(c->close_reason);
+  free(c->why);
+  free(c->protocol);
+  free(c->url);
+  free(c->fail_msg);
+  free(c->fail_loc);
+  free(c->fail_addr);
+  c->close_reason = c->why = c->protocol = c->url = c->fail_msg = c->fail_loc = c->fail_addr = NULL;
+  return 0;
+}
+
+static int m_tostring(lua_State *L) {
+  ws_client *c = check_client(L);
+  static const char *const names[] = {"connecting", "open", "closing", "closed"};
+  lua_pushfstring(L, "websocket.Client(%s, %s)", c->url ? c->url : "?", names[c->state]);
+  return 1;
+}
+
+/* ---- module ---- */
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+int luaopen_wisp_websocket(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"send", m_send}, {"ping", m_ping}, {"channel", m_channel}, {"receive", m_channel},
+      {"close", m_close}, {"protocol", m_protocol}, {"close_status", m_close_status}, {NULL, NULL}};
+  if (luaL_newmetatable(L, CLIENT_MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, m_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "websocket.Client");
+    lua_setfield(L, -2, "__name");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, OPTS_MT)) {
+    lua_pushcfunction(L, opts_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+
+  static const luaL_Reg funcs[] = {{"connect", l_connect}, {NULL, NULL}};
+  luaL_newlib(L, funcs);
+  set_int(L, "TEXT", WS_OP_TEXT);
+  set_int(L, "BINARY", WS_OP_BINARY);
+  set_str(L, "TYPE_TEXT", "text");
+  set_str(L, "TYPE_BINARY", "binary");
+  set_str(L, "TYPE_PING", "ping");
+  set_str(L, "TYPE_PONG", "pong");
+  set_str(L, "TYPE_CLOSE", "close");
+  lua_createtable(L, 0, 3);
+  set_int(L, "DISABLED", 0);
+  set_int(L, "CONTEXT_TAKEOVER", 1);
+  set_int(L, "NO_CONTEXT", 2);
+  lua_setfield(L, -2, "COMPRESSION");
+  static const struct { const char *name; int code; } codes[] = {
+      {"NORMAL", 1000}, {"GOING_AWAY", 1001}, {"PROTOCOL_ERROR", 1002},
+      {"UNSUPPORTED_DATA", 1003}, {"RESERVED", 1004}, {"NO_STATUS", 1005},
+      {"ABNORMAL_CLOSURE", 1006}, {"INVALID_PAYLOAD", 1007}, {"POLICY_VIOLATION", 1008},
+      {"MESSAGE_TOO_BIG", 1009}, {"MANDATORY_EXTENSION", 1010}, {"INTERNAL_ERROR", 1011},
+      {"SERVICE_RESTART", 1012}, {"TRY_AGAIN_LATER", 1013}, {"BAD_GATEWAY", 1014},
+      {"TLS_HANDSHAKE", 1015}};
+  lua_createtable(L, 0, (int)(sizeof codes / sizeof codes[0]));
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) set_int(L, codes[i].name, codes[i].code);
+  lua_setfield(L, -2, "CLOSE_CODES");
+  return 1;
+}
+
+void websocket_register(void) {
+  actor_set_handler(MB_NET, on_net);
+  actor_set_cleanup(ws_cleanup);
+}
