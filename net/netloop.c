@@ -14,6 +14,7 @@
  * eventfd read among them). No polling: an idle loop with no timers sleeps without limit.
  * Commands of kind CMD_CALL (net_call_submit) carry the connection modules' work. */
 #include "net/netloop.h"
+#include "core/log.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -351,7 +352,8 @@ static nb_backend *open_backend(enum backend_mode mode, char *err, size_t errlen
   nb_backend *b = nb_uring_open(URING_ENTRIES, err, errlen);
   if (b || mode == MODE_URING) return b;
   if (!atomic_exchange(&fallback_logged, true))
-    fprintf(stderr, "wisp: io_uring unavailable (%s), using epoll\n", err);
+    /* a structured log line (stdout), so container log pipelines see the fallback too */
+    wlog_pack(WLOG_WARN, "io_uring unavailable, using epoll", "{s:s}", "reason", err);
   return nb_epoll_open(err, errlen);
 }
 

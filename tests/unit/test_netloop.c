@@ -20,6 +20,7 @@
 #include "core/mailbox.h"
 #include "net/backend.h"
 #include "net/netloop.h"
+#include "core/log.h"
 #include "tests/unit/t.h"
 
 #define MS 1000000ll
@@ -614,6 +615,8 @@ static int child_without_uring(int errfd) {
       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
     return 10;
   dup2(errfd, 2);
+  wlog_set_fd(errfd); /* the fallback is a structured log line */
+  wlog_set_format(WLOG_JSON);
   unsetenv("WISP_IO_BACKEND");
   if (net_start() != 0) return 11;
   int bad = strcmp(net_backend_name(), "epoll") != 0;
@@ -646,7 +649,7 @@ static void test_fallback_when_uring_refused(void) {
   CHECK(WIFEXITED(status));
   CHECK_EQ(WEXITSTATUS(status), 0);
   const char *line =
-      "wisp: io_uring unavailable (io_uring_queue_init: Operation not permitted), using epoll\n";
+      "\"msg\":\"io_uring unavailable, using epoll\",\"reason\":\"io_uring_queue_init: Operation not permitted\"";
   const char *at = strstr(out, line);
   CHECK(at != NULL);
   CHECK(at && !strstr(at + strlen(line), "io_uring unavailable")); /* logged once */
