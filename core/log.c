@@ -1,5 +1,6 @@
 /* core/log.c — the process-wide log writer (see log.h). Its only shared state is the level,
  * format and fd (atomics) and the write lock; each line is built in a private buffer first. */
+#include "core/utf8_scan.h"
 #include "core/log.h"
 #include <errno.h>
 #include <poll.h>
@@ -73,24 +74,6 @@ void wlog_set_fd(int fd) { atomic_store(&g_fd, fd); }
 
 /* ---- line building ---- */
 
-/* Length of the well-formed UTF-8 sequence at p (p[0] >= 0x80), 0 if ill-formed. */
-static size_t utf8_seq(const uint8_t *p, size_t n) {
-  uint8_t c = p[0];
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c < 0xF0) {
-    if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)) return 0;
-    return 3;
-  }
-  if (c < 0xF5) {
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-      return 0;
-    if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)) return 0;
-    return 4;
-  }
-  return 0;
-}
 
 /* Appends s escaped: JSON string escapes when quoted, otherwise (text messages) only control
  * characters escaped. Ill-formed UTF-8 becomes U+FFFD either way. */
@@ -106,7 +89,7 @@ static void put_escaped(wbuf *b, const char *s, size_t n, bool quoted) {
       continue;
     }
     if (c >= 0x80) {
-      size_t l = utf8_seq(p + i, n - i);
+      size_t l = utf8_scan_seq(p + i, n - i);
       if (l) {
         i += l;
         continue;

@@ -22,6 +22,7 @@
  *  - Scratch memory (output text, key lists) comes from the state's allocator, so it counts
  *    against the actor's memory limit, and lives in a to-be-closed userdata ("box") that frees
  *    it on every exit, including Lua errors. The walk itself never raises. */
+#include "core/utf8_scan.h"
 #include "stdlib/json.h"
 #include <lauxlib.h>
 #include <math.h>
@@ -195,25 +196,6 @@ static inline bool out_putc(jenc *e, char c) {
   return true;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (p[0] >= 0x80), 0 if ill-formed: no
- * overlongs, surrogates or code points above U+10FFFF. */
-static size_t utf8_seq(const uint8_t *p, size_t n) {
-  uint8_t c = p[0];
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c < 0xF0) {
-    if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)) return 0;
-    return 3;
-  }
-  if (c < 0xF5) {
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-      return 0;
-    if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)) return 0;
-    return 4;
-  }
-  return 0;
-}
 
 static bool utf8_ok(const char *s, size_t n) {
   const uint8_t *p = (const uint8_t *)s;
@@ -222,7 +204,7 @@ static bool utf8_ok(const char *s, size_t n) {
       i++;
       continue;
     }
-    size_t l = utf8_seq(p + i, n - i);
+    size_t l = utf8_scan_seq(p + i, n - i);
     if (!l) return false;
     i += l;
   }
@@ -243,7 +225,7 @@ static bool out_string(jenc *e, const char *s, size_t n, const char *what) {
       continue;
     }
     if (c >= 0x80) {
-      size_t l = utf8_seq(p + i, n - i);
+      size_t l = utf8_scan_seq(p + i, n - i);
       if (!l) return enc_fail(e, "cannot encode invalid UTF-8 %s", what);
       i += l;
       continue;
@@ -728,7 +710,7 @@ static const uint8_t *dec_plain(const uint8_t *p, const uint8_t *end) {
       p++;
       continue;
     }
-    size_t l = utf8_seq(p, (size_t)(end - p));
+    size_t l = utf8_scan_seq(p, (size_t)(end - p));
     if (!l) return NULL;
     p += l;
   }
