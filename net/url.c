@@ -3,6 +3,7 @@
  * as a single allocation. Every rejection names what is wrong; the URL quoted in the message
  * has its user info replaced by "***" so credentials never reach a log. */
 #include "net/url.h"
+#include "net/quote.h"
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,27 +27,6 @@ static bool is_unreserved(int c) {
 }
 static bool is_sub_delim(int c) { return c != 0 && strchr("!$&'()*+,;=", c) != NULL; }
 
-/* Appends p[0..n) to out (size outsz, NUL-terminated), escaping quotes, backslashes and
- * non-printable bytes, and cutting it at max bytes with "...". */
-static void quote(char *out, size_t outsz, const char *p, size_t n, size_t max) {
-  size_t o = strlen(out);
-  for (size_t i = 0; i < n && o + 8 < outsz; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (i == max) {
-      memcpy(out + o, "...", 4);
-      return;
-    }
-    if (c == '"' || c == '\\') {
-      out[o++] = '\\';
-      out[o++] = (char)c;
-    } else if (c < 0x20 || c >= 0x7F) {
-      o += (size_t)snprintf(out + o, outsz - o, "\\x%02X", c);
-    } else {
-      out[o++] = (char)c;
-    }
-    out[o] = '\0';
-  }
-}
 
 typedef struct {
   const char *s;
@@ -70,12 +50,12 @@ static int url_fail(const url_ctx *c, const char *fmt, ...) {
   while (ae < len && (c->proxy || (s[ae] != '/' && s[ae] != '?' && s[ae] != '#'))) ae++;
   const char *at = ae > a ? memrchr(s + a, '@', ae - a) : NULL;
   if (at) {
-    quote(shown, sizeof shown, s, a, QUOTE_MAX * 2);
+    quote_append(shown, sizeof shown, s, a, QUOTE_MAX * 2);
     strcat(shown, "***");
     size_t rest = len - (size_t)(at - s);
-    quote(shown, sizeof shown, at, rest, QUOTE_MAX * 2 > a ? QUOTE_MAX * 2 - a : 8);
+    quote_append(shown, sizeof shown, at, rest, QUOTE_MAX * 2 > a ? QUOTE_MAX * 2 - a : 8);
   } else {
-    quote(shown, sizeof shown, s, len, QUOTE_MAX * 2);
+    quote_append(shown, sizeof shown, s, len, QUOTE_MAX * 2);
   }
   int n = snprintf(c->err, c->errsz, "invalid %sURL \"%s\": ", c->proxy ? "proxy " : "", shown);
   if (n < 0 || (size_t)n >= c->errsz) return -1;
@@ -123,7 +103,7 @@ static int normalize_component(const url_ctx *c, wbuf *b, const char *p, size_t 
       int lo = hi >= 0 ? hex_value((unsigned char)p[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         char shown[16] = "";
-        quote(shown, sizeof shown, p + i, n - i < 3 ? n - i : 3, 3);
+        quote_append(shown, sizeof shown, p + i, n - i < 3 ? n - i : 3, 3);
         return url_fail(c, "invalid percent-encoding \"%s\" in the %s", shown,
                         query ? "query" : "path");
       }
@@ -191,7 +171,7 @@ static bool ends_in_number(const char *h, size_t n) {
 /* Validates a reg-name or IPv4 host (already lower-cased, trailing dot stripped). */
 static int check_host(const url_ctx *c, const char *h, size_t n, url_host_kind *kind) {
   char shown[QUOTE_MAX + 8] = "";
-  quote(shown, sizeof shown, h, n, QUOTE_MAX);
+  quote_append(shown, sizeof shown, h, n, QUOTE_MAX);
   if (n == 0) return url_fail(c, "missing host");
   if (n > 253) return url_fail(c, "host name is longer than 253 bytes");
   for (size_t i = 0; i < n; i++) {
@@ -285,7 +265,7 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
   if (c.proxy) {
     if (strcmp(scheme, "http") != 0) {
       char shown[QUOTE_MAX + 8] = "";
-      quote(shown, sizeof shown, s, i, 16);
+      quote_append(shown, sizeof shown, s, i, 16);
       return url_fail(&c, "unsupported proxy scheme \"%s\" (%s)", shown, use);
     }
     tls = false;
@@ -298,7 +278,7 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
     canon = "wss";
   } else {
     char shown[QUOTE_MAX + 8] = "";
-    quote(shown, sizeof shown, s, i, 16);
+    quote_append(shown, sizeof shown, s, i, 16);
     return url_fail(&c, "unsupported scheme \"%s\" (%s)", shown, use);
   }
   if (len - i < 3 || s[i + 1] != '/' || s[i + 2] != '/')
@@ -338,7 +318,7 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
     size_t n = (size_t)(close - s) - h - 1;
     const char *v6 = s + h + 1;
     char tmp[INET6_ADDRSTRLEN + 1], shown[QUOTE_MAX + 8] = "";
-    quote(shown, sizeof shown, v6, n, QUOTE_MAX);
+    quote_append(shown, sizeof shown, v6, n, QUOTE_MAX);
     unsigned char bin[16];
     if (n > 0 && (v6[0] == 'v' || v6[0] == 'V')) {
       url_fail(&c, "IPvFuture address \"%s\" is not supported", shown);
@@ -380,7 +360,7 @@ int url_parse(url_parts *u, const char *s, size_t len, unsigned flags, char *err
     const char *p = s + pe + 1;
     size_t n = ae - pe - 1;
     char shown[QUOTE_MAX + 8] = "";
-    quote(shown, sizeof shown, p, n, 16);
+    quote_append(shown, sizeof shown, p, n, 16);
     if (n > 0) {
       unsigned v = 0;
       for (size_t k = 0; k < n; k++) {

@@ -4,6 +4,7 @@
  * error (RFC 7230 §3.2.4). Interim 1xx responses other than 101 are not skipped: a server has
  * no reason to send one to a GET without Expect, so they fail the handshake. */
 #include "net/ws_handshake.h"
+#include "net/quote.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,27 +40,10 @@ static bool is_token(const char *p, size_t n) {
   return true;
 }
 
-/* Writes p[0..n) as a quoted-safe string into out: printable ASCII kept, others as \xNN,
- * cut at max bytes with "...". */
+/* p[0..n) as a quoted-safe string (see net/quote.h), replacing out's contents. */
 static void show(char *out, size_t outsz, const char *p, size_t n, size_t max) {
-  size_t o = 0;
   out[0] = '\0';
-  for (size_t i = 0; i < n && o + 8 < outsz; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (i == max) {
-      memcpy(out + o, "...", 4);
-      return;
-    }
-    if (c == '"' || c == '\\') {
-      out[o++] = '\\';
-      out[o++] = (char)c;
-    } else if (c < 0x20 || c >= 0x7F) {
-      o += (size_t)snprintf(out + o, outsz - o, "\\x%02X", c);
-    } else {
-      out[o++] = (char)c;
-    }
-    out[o] = '\0';
-  }
+  quote_append(out, outsz, p, n, max);
 }
 
 static int fail(char *err, size_t errsz, const char *fmt, ...)
