@@ -103,6 +103,8 @@ make -j"$JOBS" > "$WORK/make.log" 2>&1 \
   || { tail -30 "$WORK/make.log" >&2; die "make failed (log: $WORK/make.log)"; }
 rm -rf "$PREFIX"
 make install > "$WORK/install.log" 2>&1 || die "make install failed (log: $WORK/install.log)"
+# A distro build does not install options.h; Debian's libwolfssl-dev.install ships it by hand.
+install -m 0644 wolfssl/options.h "$PREFIX/include/wolfssl/options.h"
 echo "$STAMP" > "$PREFIX/.wisp-stamp"
 echo "build-wolfssl: installed into $PREFIX"
 echo "build-wolfssl: configure CMake with -DWISP_WOLFSSL_PREFIX=$PREFIX"

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+wolfssl=()
+[ -f build-deps/wolfssl-aesni/lib/libwolfssl.a ] && wolfssl=(-DWISP_WOLFSSL_PREFIX="$PWD/build-deps/wolfssl-aesni")
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${wolfssl[@]}" >/dev/null
 cmake --build build -j"$(nproc)" --target wisp >/dev/null
 echo "== one actor: coroutines, channels, select, timers (examples/demo.lua)"
 build/wisp exec examples/demo.lua
