@@ -29,6 +29,8 @@ void stdlib_init(void) {
   sandbox_register("logger", luaopen_wisp_logger, false);
   sandbox_register("websocket", luaopen_wisp_websocket, false);
   sandbox_register("security", luaopen_wisp_security, false);
+  sandbox_register("env", luaopen_wisp_env, false);
+  env_snapshot();
 
   wcodec_register_type(1, WERR_MT, werr_encode, werr_decode);
   time_register();

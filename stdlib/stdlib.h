@@ -14,5 +14,7 @@ int luaopen_wisp_time(lua_State *L);
 int luaopen_wisp_json(lua_State *L);
 int luaopen_wisp_errors(lua_State *L);
 int luaopen_wisp_logger(lua_State *L);
+int luaopen_wisp_env(lua_State *L);
+void env_snapshot(void); /* copies the environment; once, before any actor runs */
 
 #endif

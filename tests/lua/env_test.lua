@@ -1,0 +1,11 @@
+-- env.get: values, missing variables, bad names (operator scope under wisp exec).
+local env = require("env")
+assert(type(env.get("PATH")) == "string")
+local v, err = env.get("WISP_TEST_SURELY_UNSET_VARIABLE")
+assert(v == nil and errors.is(err, errors.NOT_FOUND) and err:message():find("WISP_TEST_SURELY_UNSET_VARIABLE"))
+v, err = env.get("")
+assert(v == nil and errors.is(err, errors.INVALID))
+v, err = env.get("A=B")
+assert(v == nil and errors.is(err, errors.INVALID))
+assert(not pcall(env.get, {}))
+print("env ok")
