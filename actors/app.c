@@ -365,10 +365,16 @@ static void *signal_thread(void *arg) {
       else wlog_pack(WLOG_WARN, "SIGHUP: log level set", "{s:s}", "level", wlog_level_name(level));
       continue;
     }
+    /* one signal sent twice in the same instant (e.g. `timeout` signals the child and its
+     * process group) is one request, not the "second signal" that exits at once */
+    static int64_t first_at;
+    int64_t now = clock_mono_ns();
+    if (first_at && now - first_at < 200000000LL) continue;
     pthread_mutex_lock(&mu);
     int seen = ++signals_seen;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
+    if (seen == 1) first_at = now;
     if (seen >= 2) {
       static const char msg[] = "wisp: second signal, exiting at once\n";
       ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
@@ -533,6 +539,7 @@ int app_run(const mf_app *app, const app_run_opts *opts) {
       fprintf(stderr, "wisp: -x %s: %s\n", opts->exec_id, err);
       exec_done = true;
       exec_failed = true;
+      exec_msg = strdup(""); /* reported above */
     }
   }
   while (!shutdown_requested() && !(opts->exec_id && exec_done)) {
@@ -547,7 +554,7 @@ int app_run(const mf_app *app, const app_run_opts *opts) {
   }
   if (opts->exec_id) {
     if (exec_failed) {
-      fprintf(stderr, "wisp: %s failed: %s\n", opts->exec_id, exec_msg ? exec_msg : "error");
+      if (!exec_msg || exec_msg[0]) fprintf(stderr, "wisp: %s failed: %s\n", opts->exec_id, exec_msg ? exec_msg : "error");
       code = 1;
     }
   }

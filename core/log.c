@@ -348,7 +348,7 @@ int wlog_reload_level(char *why, size_t whylen) {
   if (level_file[0]) {
     FILE *f = fopen(level_file, "r");
     if (!f) {
-      snprintf(why, whylen, "cannot read %s", level_file);
+      snprintf(why, whylen, "cannot read %s: %s", level_file, strerror(errno));
       return -1;
     }
     if (!fgets(text, sizeof text, f)) text[0] = 0;

@@ -283,7 +283,7 @@ static mf_app *load_app(const char *dir) {
 }
 
 static int cmd_check(const options *o, int argc, char **argv) {
-  if (argc != 1) return usage_error("%s", "check needs one app directory: wisp check APP_DIR");
+  if (argc != 1 || !argv[0][0]) return usage_error("%s", "check needs one app directory: wisp check APP_DIR");
   return mf_check_command(argv[0], stdout);
 }
 
@@ -293,7 +293,11 @@ static int cmd_run(const options *o, int argc, char **argv) {
   if (i < argc && strcmp(argv[i], "-x") != 0) dir = argv[i++];
   app_run_opts ro = {0};
   if (i < argc) {
-    if (strcmp(argv[i], "-x") != 0) return usage_error("unexpected argument \"%s\"", argv[i]);
+    if (strcmp(argv[i], "-x") != 0)
+      return usage_error(argv[i][0] == '-' ? "unexpected \"%s\" after the app directory (options go before it: "
+                                             "wisp [options] run APP_DIR [-x ns:entry args...])"
+                                           : "unexpected argument \"%s\" (wisp run APP_DIR [-x ns:entry args...])",
+                         argv[i]);
     if (i + 1 >= argc) return usage_error("%s", "-x needs an entry id: wisp run APP_DIR -x ns:entry [ARGS...]");
     ro.exec_id = argv[i + 1];
     ro.argc = argc - i - 2;
@@ -301,6 +305,15 @@ static int cmd_run(const options *o, int argc, char **argv) {
   }
   mf_app *app = load_app(dir);
   if (!app) return 1;
+  if (ro.exec_id) {
+    const mf_entry *x = mf_find(app, ro.exec_id);
+    if (!x || (x->kind != MF_PROCESS_LUA && x->kind != MF_FUNCTION_LUA)) {
+      fprintf(stderr, "wisp: -x %s: %s (nothing was started; wisp check %s lists the entries' problems)\n", ro.exec_id,
+              x ? "is not a process.lua or function.lua entry" : "no such entry in the app", dir);
+      mf_free(app);
+      return 1;
+    }
+  }
   char err[512];
   int admin_fd = -1;
   if (o->admin && (admin_fd = admin_listen(o->admin, err, sizeof err)) < 0) {
@@ -377,6 +390,15 @@ static int cmd_test(const options *o, int argc, char **argv) {
     }
     (void)probe;
     if (has_manifest && !(app = load_app(dir))) return 1;
+  }
+  size_t napp_tests = 0;
+  for (size_t k = 0; app && k < app->nentries; k++) napp_tests += app->entries[k]->is_test;
+  if (napp_tests == 0 && nfiles == 0) {
+    fprintf(stderr, "wisp: no tests found in %s (function.lua entries with meta.type: test, or .lua files in %s/tests)\n",
+            dir ? dir : "the arguments", dir ? dir : ".");
+    if (app) mf_free(app);
+    free(files);
+    return 1;
   }
   if (start_runtime(o) != 0) return 1;
   int failed = 0, passed = 0;
@@ -456,8 +478,13 @@ int main(int argc, char **argv) {
   for (; i < argc; i++) {
     int r = parse_option(argc, argv, &i, &o);
     if (r < 0) return 2;
-    if (r == 0) break;
+    if (r == 0) {
+      if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) return usage_error("unknown option %s", argv[i]);
+      break;
+    }
   }
+  /* 4. --admin serves a running app only */
+  if (o.admin && strcmp(cmd, "run") != 0) return usage_error("%s", "--admin only applies to wisp run");
   if (strcmp(cmd, "exec") == 0) return cmd_exec(&o, argc - i, argv + i);
   if (strcmp(cmd, "init") == 0) {
     if (argc - i != 1) return usage_error("%s", "init needs one directory: wisp init DIR");

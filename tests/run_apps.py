@@ -92,7 +92,7 @@ def t_second_signal():
                          stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     p.send_signal(signal.SIGTERM)
-    time.sleep(0.1)
+    time.sleep(0.4)  # a duplicate within 200 ms is the same request
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=10)
     check(p.returncode == 1, f"second signal: exit code {p.returncode}, expected 1")
@@ -121,6 +121,13 @@ def t_test_cmd():
     check(r.returncode == 0 and "1 passed, 0 failed" in r.stdout, f"wisp test: {r.returncode} {r.stdout} {r.stderr}")
 
 def t_usage():
+    for args, want in ((["exec", "--bogus", "x.lua"], 2), (["--admin", "127.0.0.1:1", "exec", "x.lua"], 2),
+                       (["check", ""], 2), (["run", f"{APPS}/xrun", "--workers", "2"], 2),
+                       (["run", f"{APPS}/xrun", "-x", "app:typo"], 1), (["test", "/tmp"], 1)):
+        r = subprocess.run([WISP, *args], capture_output=True, text=True, timeout=20)
+        check(r.returncode == want and r.stderr.strip(), f"{args}: exit {r.returncode} (want {want}) {r.stderr[-200:]}")
+    r = subprocess.run([WISP, "run", f"{APPS}/xrun", "-x", "app:typo"], capture_output=True, text=True, timeout=20)
+    check("no such entry" in r.stderr and "failed" not in r.stderr, f"-x typo: {r.stderr}")
     r = subprocess.run([WISP, "frobnicate"], capture_output=True, text=True)
     check(r.returncode == 2 and "usage" in r.stderr, "unknown command must print usage and exit 2")
     r = subprocess.run([WISP, "--workers", "0", "exec", "x.lua"], capture_output=True, text=True)
