@@ -109,8 +109,24 @@ actor *actor_lookup(uint64_t pid) {
 
 size_t actor_count(void) { return atomic_load(&live); }
 
+/* Hand-rolled: it runs for every message sent and received (snprintf was ~10% of a
+ * ping-pong between two actors). */
 void actor_format_pid(uint64_t pid, char *out, size_t outlen) {
-  snprintf(out, outlen, "<0.%llu>", (unsigned long long)pid);
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + pid % 10);
+    pid /= 10;
+  } while (pid);
+  size_t need = (size_t)n + 5; /* "<0." digits ">" NUL */
+  if (outlen < need) {
+    if (outlen) out[0] = 0;
+    return;
+  }
+  memcpy(out, "<0.", 3);
+  for (int i = 0; i < n; i++) out[3 + i] = digits[n - 1 - i];
+  out[3 + n] = '>';
+  out[4 + n] = 0;
 }
 
 bool actor_parse_pid(const char *s, size_t len, uint64_t *pid) {
