@@ -2,7 +2,9 @@
 """tests/run_ws.py — runs the WebSocket client's tests against real peers on loopback.
 
 Starts the peers (tests/ws/peers/py_server.py and raw_server.py with /usr/bin/python3, which has
-Debian's python3-websockets; tests/ws/node/server.js with node), checks them with an independent
+Debian's python3-websockets; tests/ws/node/server.js with node; their wss listeners with the
+certificates of tests/certs/gen.sh, made in a temporary directory; nginx terminating TLS in
+front of the Python peer), checks them with an independent
 client (tests/ws/peers/check_peers.py), then runs every tests/ws/*_test.lua through `wisp exec`
 and the examples end to end — once per I/O backend: WISP_IO_BACKEND unset (io_uring where the
 kernel allows it) and WISP_IO_BACKEND=epoll. The peers are stopped on every way out.
@@ -12,11 +14,21 @@ kernel allows it) and WISP_IO_BACKEND=epoll. The peers are stopped on every way 
 Test files use tests/run_lua.py's header comments (expect-exit, expect-stderr, expect-stdout,
 args, workers, timeout) plus:
     -- args: {py} {node} {raw} {refused}   replaced by the peers' 127.0.0.1:PORT addresses
-                                           ({refused}: a bound port that does not listen)
+                                           ({refused}: a bound port that does not listen;
+                                           {silent}: a port that listens and never accepts;
+                                           wss: {pytls}, {pymtls} (client certificate
+                                           required), {pyexpired}, {pyfuture}, {pyother},
+                                           {pyuntrusted}, {pyselfsigned} (certificates named
+                                           so), {rawtls} (the raw peer behind a TLS relay that
+                                           records close_notify), {ngx}, {ngxmtls} (nginx
+                                           terminating TLS in front of {py}); {certs}: the
+                                           directory of tests/certs/gen.sh's files)
     -- measure: fd=2 rss_kb=8192          the script prints "@@measure <label>" lines and then
                                            sleeps; the driver reads /proc/<pid>/fd and VmRSS at
                                            each, and fails the test when the last reading exceeds
                                            the first by more than these amounts
+Apps under tests/ws/apps/<name>/ run as `wisp run <dir> -x <entry> <args>`; their _index.yaml
+opens with "# entry: ns:name" and "# args: ..." (same substitutions) and they must exit 0.
 Prints one line per test and ends with "ws: N passed, N failed"; exits 1 on any failure.
 """
 import glob
@@ -39,14 +51,24 @@ HEADER = re.compile(r"--\s*(expect-exit|expect-stderr|expect-stdout|args|workers
 
 
 class Peer:
-    """A server process that prints one line matching `ready` (with the port) on stdout."""
+    """A server process that prints "READY <name> <port>" on stdout for each of its listeners
+    (`names`, the first one being the peer's own name), or one line matching `ready` whose
+    group 1 is the port. With `ports` (name -> port) instead, the process prints nothing and is
+    ready once every port accepts connections (nginx)."""
 
-    def __init__(self, name, cmd, ready, logdir, cwd=ROOT):
-        self.name, self.cmd, self.ready = name, cmd, re.compile(ready)
+    def __init__(self, name, cmd, logdir, names=None, ports=None, ready=None, cwd=ROOT):
+        self.name, self.cmd = name, cmd
+        self.names = names or [name]
+        self.ready = re.compile(ready or r"$^")
         self.log_path = os.path.join(logdir, f"{name}.log")
         self.cwd = cwd
         self.proc = None
-        self.port = None
+        self.ports = dict(ports or {})
+        self.fixed_ports = ports is not None
+
+    @property
+    def port(self):
+        return self.ports.get(self.name)
 
     def start(self, timeout=20):
         log = open(self.log_path, "wb")
@@ -54,6 +76,13 @@ class Peer:
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
+        if self.fixed_ports:
+            threading.Thread(target=self._drain, daemon=True).start()
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if all(port_open(p) for p in self.ports.values()):
+                    return True
+                time.sleep(0.1)
+            return False
         buf = b""
         while time.monotonic() < deadline:
             r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
@@ -62,9 +91,13 @@ class Peer:
                 if not chunk:
                     break
                 buf += chunk
-                m = self.ready.search(buf.decode(errors="replace"))
+                text = buf.decode(errors="replace")
+                for m in re.finditer(r"READY (\S+) (\d+)", text):
+                    self.ports[m.group(1)] = int(m.group(2))
+                m = self.ready.search(text)
                 if m:
-                    self.port = int(m.group(1))
+                    self.ports[self.name] = int(m.group(1))
+                if all(n in self.ports for n in self.names):
                     # keep draining stdout so the peer never blocks on a full pipe
                     threading.Thread(target=self._drain, daemon=True).start()
                     return True
@@ -79,8 +112,8 @@ class Peer:
         except OSError:
             pass
 
-    def addr(self):
-        return f"127.0.0.1:{self.port}"
+    def addr(self, name=None):
+        return f"127.0.0.1:{self.ports[name or self.name]}"
 
     def log_tail(self, n=20):
         try:
@@ -101,6 +134,72 @@ class Peer:
                 self.proc.wait(timeout=5)
             except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
                 pass
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log info;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    ssl_certificate {certs}/server.pem;
+    ssl_certificate_key {certs}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+    proxy_set_header Host $host;
+    proxy_read_timeout 600s;
+    proxy_send_timeout 600s;
+    proxy_buffering off;
+    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        location / {{ proxy_pass http://127.0.0.1:{py_port}; }}
+    }}
+    server {{
+        listen 127.0.0.1:{mtls_port} ssl;
+        ssl_client_certificate {certs}/ca.pem;
+        ssl_verify_client on;
+        location / {{ proxy_pass http://127.0.0.1:{py_port}; }}
+    }}
+}}
+"""
+
+
+def nginx_peer(logdir, certs, py_port):
+    """nginx (nginx-light) terminating TLS in front of the plain Python peer: "ngx", and
+    "ngxmtls" which requires a client certificate from the test CA."""
+    d = os.path.join(logdir, "nginx")
+    os.makedirs(d, exist_ok=True)
+    ports = {"ngx": free_port(), "ngxmtls": free_port()}
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(dir=d, certs=certs, tls_port=ports["ngx"], mtls_port=ports["ngxmtls"],
+                                  py_port=py_port))
+    return Peer("ngx", ["nginx", "-p", d, "-e", os.path.join(d, "nginx-error.log"), "-c", conf], logdir,
+                ports=ports)
 
 
 def parse_header(path):
@@ -195,7 +294,9 @@ class Runner:
     def lua_test(self, path, bname, backend):
         exp = parse_header(path)
         args = [a.format(**self.subst) for a in exp["args"]]
-        cmd = [self.wisp] + (["--workers", exp["workers"]] if exp["workers"] else []) + ["exec", path] + args
+        # text log format: print stays plain lines (the @@measure markers, expect-stdout)
+        cmd = [self.wisp, "--log-format", "text"] + (["--workers", exp["workers"]] if exp["workers"] else []) + \
+            ["exec", path] + args
         marks = []
 
         def on_line(p, line):
@@ -231,6 +332,26 @@ class Runner:
                     problems.append(f"VmRSS grew from {rss0} KiB ({l0}) to {rss1} KiB ({l1}), more than {lim['rss_kb']} KiB")
         self.report(label, not problems, dt, problems, out + err)
 
+    def app_test(self, app_dir, bname, backend):
+        entry, args = None, []
+        with open(os.path.join(ROOT, app_dir, "_index.yaml"), encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"#\s*(entry|args):\s*(.*)$", line.rstrip("\n"))
+                if m and m.group(1) == "entry": entry = m.group(2).strip()
+                elif m: args = [a.format(**self.subst) for a in m.group(2).split()]
+                elif not line.startswith("#"): break
+        label = f"[{bname}] {app_dir} (wisp run -x {entry})"
+        if not entry:
+            self.report(label, False, 0, ["_index.yaml has no '# entry:' line"])
+            return
+        t0 = time.monotonic()
+        code, out, err = run_wisp([self.wisp, "--log-format", "json", "run", app_dir, "-x", entry] + args,
+                                  self.env(backend), 120)
+        problems = [] if code == 0 else [f"exit code {code}, expected 0"]
+        if "AddressSanitizer" in err or "runtime error:" in err or "LeakSanitizer" in err:
+            problems.append("sanitizer report on stderr")
+        self.report(label, not problems, time.monotonic() - t0, problems, out + err)
+
     def example(self, name, fn, bname, backend, logdir):
         t0 = time.monotonic()
         problems, output = fn(self, backend, logdir)
@@ -240,7 +361,8 @@ class Runner:
 # ---- examples -----------------------------------------------------------------------------------
 
 def example_server(name, script, logdir):
-    peer = Peer(f"{name}-server", [PEER_PY, script, "--port", "0"], r"listening on ws://127\.0\.0\.1:(\d+)", logdir)
+    peer = Peer(f"{name}-server", [PEER_PY, script, "--port", "0"], logdir,
+                ready=r"listening on ws://127\.0\.0\.1:(\d+)")
     if not peer.start():
         return None, [f"{script} did not start"] + peer.log_tail()
     return peer, None
@@ -252,7 +374,7 @@ def example_chat(runner, backend, logdir):
         return [err[0]], "\n".join(err[1:])
     try:
         url = f"ws://{peer.addr()}/ws"
-        code, out, errout = run_wisp([runner.wisp, "exec", "examples/chat/chat.lua", url, "demo-token", "lobby"],
+        code, out, errout = run_wisp([runner.wisp, "--log-format", "text", "exec", "examples/chat/chat.lua", url, "demo-token", "lobby"],
                                      runner.env(backend), 60)
         problems = []
         if code != 0:
@@ -265,7 +387,7 @@ def example_chat(runner, backend, logdir):
         if "[alice] bob joined lobby" not in out and "[bob] alice joined lobby" not in out:
             problems.append("nobody saw the other join")
         # a wrong token is refused at the handshake: the program reports the 401 and fails
-        code2, out2, err2 = run_wisp([runner.wisp, "exec", "examples/chat/chat.lua", url, "wrong-token", "lobby"],
+        code2, out2, err2 = run_wisp([runner.wisp, "--log-format", "text", "exec", "examples/chat/chat.lua", url, "wrong-token", "lobby"],
                                      runner.env(backend), 30)
         if code2 != 1:
             problems.append(f"wrong token: exit code {code2}, expected 1")
@@ -282,7 +404,7 @@ def example_prices(runner, backend, logdir):
         return [err[0]], "\n".join(err[1:])
     try:
         url = f"ws://{peer.addr()}/prices"
-        code, out, errout = run_wisp([runner.wisp, "exec", "examples/price-stream/prices.lua", url, "200ms", "60"],
+        code, out, errout = run_wisp([runner.wisp, "--log-format", "text", "exec", "examples/price-stream/prices.lua", url, "200ms", "60"],
                                      runner.env(backend), 60)
         problems = []
         if code != 0:
@@ -319,13 +441,28 @@ def main():
     tests = [os.path.relpath(os.path.abspath(a), ROOT) for a in argv if a.endswith(".lua")] or \
         ([] if argv else sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "tests/ws/*_test.lua"))))
     examples = [a.split("/")[-1] for a in argv if a.split("/")[-1] in EXAMPLES] or ([] if argv else list(EXAMPLES))
+    apps = [os.path.relpath(os.path.abspath(a), ROOT) for a in argv if os.path.isfile(os.path.join(a, "_index.yaml"))] or \
+        ([] if argv else sorted(os.path.relpath(os.path.dirname(p), ROOT)
+                                for p in glob.glob(os.path.join(ROOT, "tests/ws/apps/*/_index.yaml"))))
     backends = [b for b in BACKENDS if only_backend in (None, b[0])]
 
     logdir = tempfile.mkdtemp(prefix="wisp-ws-")
-    peers = [Peer("py", [PEER_PY, "tests/ws/peers/py_server.py"], r"READY py (\d+)", logdir),
-             Peer("raw", [PEER_PY, "tests/ws/peers/raw_server.py"], r"READY raw (\d+)", logdir),
-             Peer("node", ["node", "tests/ws/node/server.js"], r"READY node (\d+)", logdir)]
+    certs = os.path.join(logdir, "certs")
+    # every wss listener of the Python peer: name -> (certificate, client CA or None)
+    tls_listeners = {"pytls": ("server", None), "pymtls": ("server", "ca"), "pyexpired": ("expired", None),
+                     "pyfuture": ("future", None), "pyother": ("other", None),
+                     "pyuntrusted": ("untrusted", None), "pyselfsigned": ("selfsigned", None)}
+    tls_args = []
+    for name, (cert, ca) in tls_listeners.items():
+        tls_args += ["--tls", f"{name}:{certs}/{cert}.pem:{certs}/{cert}.key" + (f":{certs}/{ca}.pem" if ca else "")]
+    peers = [Peer("py", [PEER_PY, "tests/ws/peers/py_server.py"], logdir),
+             Peer("raw", [PEER_PY, "tests/ws/peers/raw_server.py", "--tls-cert", f"{certs}/server.pem",
+                          "--tls-key", f"{certs}/server.key"], logdir, names=["raw", "rawtls"]),
+             Peer("node", ["node", "tests/ws/node/server.js"], logdir),
+             Peer("pytls", [PEER_PY, "tests/ws/peers/py_server.py", "--name", "pyplain2"] + tls_args, logdir,
+                  names=list(tls_listeners))]
     refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     runner = Runner(wisp, {})
     try:
         missing = []
@@ -335,20 +472,43 @@ def main():
             missing.append("node")
         if not os.path.isdir(os.path.join(ROOT, "tests/ws/node/node_modules/ws")):
             missing.append("tests/ws/node/node_modules/ws (npm ci --prefix tests/ws/node)")
+        if not shutil.which("openssl"):
+            missing.append("openssl")
+        if not shutil.which("nginx"):
+            missing.append("nginx (nginx-light)")
         if missing:
             runner.report("peers", False, 0, ["missing: " + ", ".join(missing) + " — run scripts/setup.sh"])
+            return finish(runner)
+        mk = subprocess.run(["bash", "tests/certs/gen.sh", certs], cwd=ROOT, capture_output=True)
+        if mk.returncode != 0:
+            runner.report("test certificates (tests/certs/gen.sh)", False, 0, ["failed"],
+                          mk.stdout.decode(errors="replace") + mk.stderr.decode(errors="replace"))
             return finish(runner)
         for p in peers:
             if not p.start():
                 runner.report(f"peer {p.name}", False, 0, [f"did not print READY: {' '.join(p.cmd)}"], "\n".join(p.log_tail()))
                 return finish(runner)
+        ngx = nginx_peer(logdir, certs, peers[0].port)
+        peers.append(ngx)
+        if not ngx.start():
+            runner.report("peer nginx", False, 0, [f"did not listen: {' '.join(ngx.cmd)}"],
+                          "\n".join(ngx.log_tail()))
+            return finish(runner)
         refused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-        subst = {p.name: p.addr() for p in peers}
+        silent.bind(("127.0.0.1", 0))   # listening, never accepting: the kernel completes the TCP
+        silent.listen(64)               # handshake and nothing is ever said (a stalled TLS peer)
+        subst = {}
+        for p in peers:
+            for name in p.ports:
+                subst[name] = p.addr(name)
         subst["refused"] = f"127.0.0.1:{refused.getsockname()[1]}"
+        subst["silent"] = f"127.0.0.1:{silent.getsockname()[1]}"
+        subst["certs"] = certs
         runner.subst = subst
 
         t0 = time.monotonic()
-        chk = subprocess.run([PEER_PY, "tests/ws/peers/check_peers.py", subst["py"], subst["node"], subst["raw"]],
+        chk = subprocess.run([PEER_PY, "tests/ws/peers/check_peers.py", subst["py"], subst["node"], subst["raw"],
+                              subst["pytls"], subst["pymtls"], certs],
                              cwd=ROOT, capture_output=True, timeout=300)
         out = chk.stdout.decode(errors="replace") + chk.stderr.decode(errors="replace")
         runner.report("peers (independent client: tests/ws/peers/check_peers.py)", chk.returncode == 0,
@@ -357,6 +517,8 @@ def main():
         for bname, backend in backends:
             for path in tests:
                 runner.lua_test(path, bname, backend)
+            for app in apps:
+                runner.app_test(app, bname, backend)
             for name in examples:
                 runner.example(name, EXAMPLES[name], bname, backend, logdir)
         for p in peers:
@@ -367,6 +529,7 @@ def main():
         for p in peers:
             p.stop()
         refused.close()
+        silent.close()
     return finish(runner, logdir)
 
 

@@ -86,6 +86,14 @@ test("a UTF-8 close reason arrives intact", function()
   assert(code == 1000 and reason == "à bientôt €", tostring(reason))
 end)
 
+test("a close reason of the maximum 123 bytes arrives whole", function()
+  local long = string.rep("r", 120) .. "end"
+  local c = connect("ws://" .. PY .. "/close?code=4003&reason=" .. long)
+  drain(c:channel())
+  local code, reason = c:close_status()
+  assert(code == 4003 and reason == long, "reason of " .. #tostring(reason) .. " bytes")
+end)
+
 test("a connection that drops without a close frame reads 1006", function()
   local c = connect("ws://" .. RAW .. "/drop")
   local got = drain(c:channel())
@@ -147,6 +155,19 @@ test("send after the server closed fails with an error", function()
   drain(c:channel())
   local ok, err = c:send("too late")
   assert(ok == nil and err ~= nil, "send after the connection ended must return nil, err")
+end)
+
+test("sending while the server closes: send fails cleanly, the channel closes", function()
+  local c = connect("ws://" .. PY .. "/close?code=4004&reason=closing")
+  local failed
+  for i = 1, 20000 do
+    local ok, err = c:send("message " .. i)
+    if not ok then failed = err break end
+    if i % 100 == 0 then time.sleep("1ms") end
+  end
+  assert(failed, "20000 sends after the server closed all succeeded")
+  drain(c:channel())
+  assert(c:close_status() == 4004)
 end)
 
 test("messages already received are still delivered after close()", function()

@@ -55,9 +55,11 @@ end)
 
 test("the limit counts decompressed bytes, not bytes on the wire", function()
   -- the server compresses 64 KiB of one letter into a few hundred bytes
-  local c = connect(echo, { read_limit = 4096, compression = websocket.COMPRESSION.NO_CONTEXT,
-                            compression_threshold = 0 })
+  local c = connect("ws://" .. PY .. "/extensions", { read_limit = 4096, compression = websocket.COMPRESSION.NO_CONTEXT,
+                                                      compression_threshold = 0 })
   local ch = c:channel()
+  local m0, ok0 = recv(ch)
+  assert(ok0 and m0.data:find("permessage-deflate", 1, true), "compression was not negotiated: " .. tostring(m0 and m0.data))
   assert(c:send(string.rep("c", 4096)))
   local m, ok = recv(ch)
   assert(ok and #m.data == 4096, "a 4096-byte compressed message must arrive")

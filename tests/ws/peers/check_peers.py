@@ -2,7 +2,7 @@
 """tests/ws/peers/check_peers.py — checks the test peers with an independent client
 (Debian's python3-websockets), so a failing Wisp test points at Wisp and not at a peer.
 
-    /usr/bin/python3 tests/ws/peers/check_peers.py PY_ADDR NODE_ADDR RAW_ADDR
+    /usr/bin/python3 tests/ws/peers/check_peers.py PY NODE RAW PYTLS PYMTLS CERT_DIR
     (addresses are host:port); prints one line per check and exits 1 if any failed.
 
 For the raw server's violations it also checks that an independent client fails with the same
@@ -10,13 +10,14 @@ close code the Wisp tests expect, and that /report shows that client's close fra
 """
 import asyncio
 import json
+import ssl
 import sys
 import uuid
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 
-PY, NODE, RAW = sys.argv[1:4]
+PY, NODE, RAW, PYTLS, PYMTLS, CERTS = sys.argv[1:7]
 results = []
 
 
@@ -147,9 +148,29 @@ async def raw_checks():
         check("raw close-empty", ws.close_code == 1005, ws.close_code)
 
 
+async def tls_checks():
+    ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.pem")
+    for host in ("localhost", "127.0.0.1"):
+        async with websockets.connect(f"wss://{host}:{PYTLS.split(':')[1]}/echo", ssl=ctx) as ws:
+            await ws.send("over tls")
+            check(f"pytls echo via {host}", await ws.recv() == "over tls")
+    try:
+        async with websockets.connect(f"wss://{PYMTLS}/echo", ssl=ctx) as ws:
+            await ws.send("x")
+            await ws.recv()
+        check("pymtls refuses a client without certificate", False, "accepted")
+    except (ssl.SSLError, ConnectionError, ConnectionClosed, InvalidMessage, EOFError):
+        check("pymtls refuses a client without certificate", True)
+    mctx = ssl.create_default_context(cafile=f"{CERTS}/ca.pem")
+    mctx.load_cert_chain(f"{CERTS}/client.pem", f"{CERTS}/client.key")
+    async with websockets.connect(f"wss://{PYMTLS}/echo", ssl=mctx) as ws:
+        await ws.send("mutual")
+        check("pymtls echo with a client certificate", await ws.recv() == "mutual")
+
+
 async def main():
     for name, coro in [("py", echo_checks(PY, "py")), ("py", py_checks()),
-                       ("node", echo_checks(NODE, "node")), ("raw", raw_checks())]:
+                       ("node", echo_checks(NODE, "node")), ("raw", raw_checks()), ("tls", tls_checks())]:
         try:
             await asyncio.wait_for(coro, timeout=120)
         except Exception as e:

@@ -29,6 +29,20 @@ Paths (query parameters in brackets; `id` names the connection's record, see /re
     /drop               "last words", then the TCP connection ends without a close frame
     /close-empty        a close frame with no payload (the client reports 1005)
     /pinger[id, data]   one ping; the pong is recorded
+    /unsolicited-pong   a pong nobody asked for, then "after pong"
+    /frag-many          one text message in 100 fragments, every fourth one empty
+    /data-after-close   a close frame 1000 "done", then a text frame the client must drop
+    /pmd[id, answer, frag, ping, bad]
+                        a permessage-deflate peer on plain zlib: answers the upgrade with
+                        Sec-WebSocket-Extensions = `answer` (verbatim; empty: declined) and
+                        applies what it says: client messages are inflated with the client's
+                        window (client_max_window_bits, else 15) and context (unless
+                        client_no_context_takeover), a message that does not inflate is a
+                        violation; each is echoed compressed with the server's window and
+                        context, in frames of `frag` bytes (0: one frame; RSV1 on the first
+                        only) with a ping between the first two when ping=1. bad=corrupt|utf8|
+                        rsv1-cont first sends one broken compressed message (not DEFLATE data;
+                        invalid UTF-8 in compressed text; RSV1 on a continuation frame)
     /deflate[id]        accepts a permessage-deflate offer with
                         "client_no_context_takeover; server_no_context_takeover", records for
                         each client message whether it came compressed (RSV1) and its inflated
@@ -43,6 +57,13 @@ Paths (query parameters in brackets; `id` names the connection's record, see /re
     utf8 utf8-split utf8-first utf8-truncated utf8-surrogate utf8-overlong
     close-code[code] close-1byte close-utf8 too-big[len] too-big-fragmented len-top-bit
 
+  TLS (with --tls-cert/--tls-key): a second listener, "READY rawtls <port>", terminates TLS
+  in this process (ssl.MemoryBIO) and relays the plaintext to the plain listener, so every
+  path above works over wss. It records, per `id`, how the client ended the TLS session:
+  {"close_notify": true|false, "end": "close_notify"|"eof"|"timeout"}; /report[tls=N] also
+  waits for N such TLS records and returns them as "tls". The relay sends its own close_notify
+  when the plain side ends and then waits up to 5 s for the client's.
+
   broken handshakes (/hs/<name>[id, to]); the server then holds the socket open
     bad-accept no-accept no-upgrade wrong-upgrade no-connection status-200 status-404
     redirect[to] protocol-unoffered extension-unoffered extension-unknown garbage eof
@@ -50,9 +71,11 @@ Paths (query parameters in brackets; `id` names the connection's record, see /re
 """
 import argparse
 import asyncio
+import ssl
 import base64
 import hashlib
 import json
+import re
 import struct
 import sys
 import time
@@ -65,6 +88,7 @@ PORT = 0
 
 # id -> list of connection records (dicts); an asyncio.Condition wakes /report waiters.
 records = {}
+tls_records = {}  # id -> list of {"close_notify", "end"} of TLS sessions (the rawtls relay)
 changed = None
 
 
@@ -75,7 +99,7 @@ def log(*a):
 # ---- records ----------------------------------------------------------------------------------
 
 def new_record(rid, target, headers):
-    rec = {"id": rid, "target": target, "headers": headers, "frames": [], "close": None,
+    rec = {"id": rid, "target": target, "headers": headers, "frames": [], "messages": [], "close": None,
            "violations": [], "ended": False, "end": None, "t0": time.monotonic()}
     if rid is not None:
         records.setdefault(rid, []).append(rec)
@@ -137,8 +161,9 @@ async def read_frame(reader, rec):
     data = await reader.readexactly(n)
     if key:
         data = bytes(c ^ key[i % 4] for i, c in enumerate(data)) if n < 4096 else unmask_fast(data, key)
-    entry = {"op": op, "fin": bool(fin), "rsv": rsv, "masked": bool(masked), "len": n}
-    if op in (8, 9, 10) or (op == 1 and n <= 1024):
+    entry = {"op": op, "fin": bool(fin), "rsv": rsv, "masked": bool(masked), "len": n,
+             "t_ms": int((time.monotonic() - rec["t0"]) * 1000)}
+    if op in (8, 9, 10) or (op == 1 and n <= 1024 and not rsv):
         entry["text"] = data.decode("utf-8", errors="replace")
     if op in (8, 9, 10):
         entry["hex"] = data.hex()
@@ -199,16 +224,15 @@ async def serve_frames(reader, writer, rec, *, echo=True, pong=True, hold=30.0, 
             rec["violations"].append(f"unexpected opcode {op}")
         if op in (0, 1, 2) and fin and msg_op is not None:
             payload = b"".join(parts)
-            if rec.get("deflate"):
-                entry = {"op": msg_op, "compressed": compressed, "wire_len": len(payload)}
-                if compressed:
-                    try:
-                        payload = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
-                    except zlib.error as e:
-                        rec["violations"].append(f"message {len(rec['messages']) + 1} does not inflate on its own: {e}")
-                        payload = b""
-                entry["len"] = len(payload)
-                rec["messages"].append(entry)
+            entry = {"op": msg_op, "compressed": compressed, "wire_len": len(payload)}
+            if compressed and rec.get("deflate"):
+                try:
+                    payload = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+                except zlib.error as e:
+                    rec["violations"].append(f"message {len(rec['messages']) + 1} does not inflate on its own: {e}")
+                    payload = b""
+            entry["len"] = len(payload)
+            rec["messages"].append(entry)
             if echo:
                 writer.write(frame(msg_op, payload))
             msg_op, parts = None, []
@@ -347,16 +371,268 @@ def violation(name, q):
     return None
 
 
+
+# ---- /pmd: permessage-deflate on plain zlib ------------------------------------------------------
+
+def parse_pmd_answer(answer):
+    """The parameters of a permessage-deflate answer, as far as this peer applies them."""
+    p = {"enabled": False, "server_bits": 15, "client_bits": 15, "server_nct": False, "client_nct": False}
+    for elem in answer.split(","):
+        parts = [x.strip() for x in elem.split(";")]
+        if parts[0].lower() != "permessage-deflate":
+            continue
+        p["enabled"] = True
+        for prm in parts[1:]:
+            name, _, val = prm.partition("=")
+            name, val = name.strip().lower(), val.strip().strip('"')
+            if name == "server_max_window_bits" and val.isdigit():
+                p["server_bits"] = int(val)
+            elif name == "client_max_window_bits" and val.isdigit():
+                p["client_bits"] = int(val)
+            elif name == "server_no_context_takeover":
+                p["server_nct"] = True
+            elif name == "client_no_context_takeover":
+                p["client_nct"] = True
+        break
+    return p
+
+
+class PmdPeer:
+    def __init__(self, p):
+        self.p = p
+        self.inf = zlib.decompressobj(-p["client_bits"])
+        # zlib has no raw deflate window of 256 bytes; 9 bits never reaches further than 250
+        self.dfl = zlib.compressobj(6, zlib.DEFLATED, -max(9, p["server_bits"]))
+
+    def inflate(self, data):
+        if self.p["client_nct"]:
+            self.inf = zlib.decompressobj(-self.p["client_bits"])
+        out = self.inf.decompress(data + b"\x00\x00\xff\xff")
+        if self.inf.unconsumed_tail:
+            raise zlib.error("inflate stopped early")
+        return out
+
+    def deflate(self, data):
+        if self.p["server_nct"]:
+            self.dfl = zlib.compressobj(6, zlib.DEFLATED, -max(9, self.p["server_bits"]))
+        out = self.dfl.compress(data) + self.dfl.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+
+def pmd_frames(op, payload, frag, ping):
+    """A compressed message as frames of frag bytes (0: one frame), RSV1 on the first only."""
+    if not frag or len(payload) <= frag:
+        return frame(op, payload, rsv=4)
+    out = []
+    for i in range(0, len(payload), frag):
+        piece = payload[i:i + frag]
+        last = i + frag >= len(payload)
+        out.append(frame(op if i == 0 else 0, piece, fin=last, rsv=4 if i == 0 else 0))
+        if i == 0 and ping:
+            out.append(frame(9, b"between"))
+    return b"".join(out)
+
+
+async def serve_pmd(reader, writer, rec, key, headers, q):
+    answer = q.get("answer", "")
+    writer.write(ok_101(key, [("Sec-WebSocket-Extensions", answer)] if answer else []))
+    p = parse_pmd_answer(answer)
+    rec["pmd"] = p
+    rec["deflate"] = p["enabled"]  # RSV1 allowed on the first frame of data messages
+    peer = PmdPeer(p) if p["enabled"] else None
+    frag, ping = int(q.get("frag", "0")), q.get("ping") == "1"
+    bad = q.get("bad")
+    if bad and peer:
+        if bad == "corrupt":
+            writer.write(frame(2, b"\xff\xfe\xfd this is not deflate data", rsv=4))
+        elif bad == "utf8":
+            writer.write(frame(1, peer.deflate(b"valid start \xc3\x28 invalid"), rsv=4))
+        elif bad == "rsv1-cont":
+            body = peer.deflate(b"x" * 300)
+            writer.write(frame(1, body[:5], fin=False, rsv=4) + frame(0, body[5:], rsv=4))
+    await writer.drain()
+    msg_op, parts, compressed = None, [], False
+    while True:
+        try:
+            fin, op, data, rsv = await asyncio.wait_for(read_frame(reader, rec), timeout=30)
+        except asyncio.TimeoutError:
+            rec["end"] = "timeout"
+            return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            rec["end"] = "eof"
+            return
+        if op == 8:
+            code, reason = parse_close(data)
+            rec["close"] = {"code": code, "reason": reason, "len": len(data),
+                            "after_ms": int((time.monotonic() - rec["t0"]) * 1000)}
+            writer.write(frame(8, data))
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            rec["end"] = "close"
+            return
+        if op == 9:
+            writer.write(frame(10, data))
+        elif op == 10:
+            pass
+        elif op in (1, 2) and msg_op is None:
+            msg_op, parts, compressed = op, [data], bool(rsv & 4)
+        elif op == 0 and msg_op is not None:
+            parts.append(data)
+        else:
+            rec["violations"].append(f"unexpected opcode {op}")
+        if op in (0, 1, 2) and fin and msg_op is not None:
+            payload = b"".join(parts)
+            entry = {"op": msg_op, "compressed": compressed, "wire_len": len(payload)}
+            if compressed and not peer:
+                rec["violations"].append("compressed message without permessage-deflate")
+            elif compressed:
+                try:
+                    payload = peer.inflate(payload)
+                except zlib.error as e:
+                    rec["violations"].append(
+                        f"message {len(rec['messages']) + 1} does not inflate with the agreed "
+                        f"window ({p['client_bits']} bits, context {'off' if p['client_nct'] else 'kept'}): {e}")
+                    payload = b""
+            entry["len"] = len(payload)
+            rec["messages"].append(entry)
+            if peer:
+                writer.write(pmd_frames(msg_op, peer.deflate(payload), frag, ping))
+            else:
+                writer.write(frame(msg_op, payload))
+            msg_op, parts = None, []
+        try:
+            await writer.drain()
+        except ConnectionError:
+            rec["end"] = "eof"
+            return
+
+
+# ---- the TLS relay (rawtls) ----------------------------------------------------------------------
+
+async def tls_relay(reader, writer, ctx):
+    """Terminates TLS with a MemoryBIO and relays plaintext to the plain listener."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_side=True)
+    info = {"close_notify": False, "end": None}
+    rid = None
+    pw = None
+
+    def flush():
+        data = out.read()
+        if data:
+            writer.write(data)
+
+    try:
+        while True:  # handshake
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                flush()
+                await writer.drain()
+                data = await asyncio.wait_for(reader.read(65536), timeout=10)
+                if not data:
+                    return
+                inc.write(data)
+        flush()
+        await writer.drain()
+        pr, pw = await asyncio.open_connection("127.0.0.1", PORT)
+        down_done = asyncio.Event()
+
+        async def down():  # plain -> client
+            try:
+                while True:
+                    data = await pr.read(65536)
+                    if not data:
+                        break
+                    tls.write(data)
+                    flush()
+                    await writer.drain()
+            except (ConnectionError, ssl.SSLError):
+                pass
+            try:  # our close_notify; unwrap then waits for the client's, which up() sees
+                tls.unwrap()
+            except (ssl.SSLWantReadError, ssl.SSLError):
+                pass
+            flush()
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            down_done.set()
+
+        dtask = asyncio.ensure_future(down())
+        first = b""
+        at_eof = False
+        while True:  # client -> plain; the engine may already hold data (sent with Finished)
+            try:
+                while True:
+                    plain = tls.read(65536)
+                    if not plain:
+                        raise ssl.SSLZeroReturnError()
+                    if rid is None and len(first) < 8192:
+                        first += plain
+                        m = re.search(rb"[?&]id=([^& ]*)", first.split(b"\r\n", 1)[0])
+                        if m or b"\r\n" in first:
+                            rid = urllib.parse.unquote(m.group(1).decode()) if m else ""
+                    pw.write(plain)
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                info["close_notify"] = True
+                info["end"] = "close_notify"
+                break
+            except ssl.SSLError:  # EOF without close_notify, or garbage
+                info["end"] = "eof"
+                break
+            flush()
+            await writer.drain()
+            await pw.drain()
+            if at_eof:
+                info["end"] = "eof"
+                break
+            try:
+                data = await asyncio.wait_for(reader.read(65536), timeout=5 if down_done.is_set() else 60)
+            except asyncio.TimeoutError:
+                info["end"] = "timeout"
+                break
+            except ConnectionError:
+                data = b""
+            if data:
+                inc.write(data)
+            else:
+                inc.write_eof()
+                at_eof = True
+        if pw.can_write_eof():
+            pw.write_eof()
+        await asyncio.wait_for(down_done.wait(), timeout=5)
+        dtask.cancel()
+    except (asyncio.TimeoutError, ConnectionError, ssl.SSLError) as e:
+        log(f"tls relay: {e!r}")
+    finally:
+        if pw is not None:
+            pw.close()
+        writer.close()
+        if rid:
+            tls_records.setdefault(rid, []).append(info)
+            async with changed:
+                changed.notify_all()
+
 # ---- connection handler -----------------------------------------------------------------------
 
 async def report(writer, q):
     rid = q.get("id", "")
     wait = int(q.get("wait", "5000")) / 1000
     count = int(q.get("count", "1"))
+    tls_count = int(q.get("tls", "0"))
 
     def complete():
         conns = records.get(rid, [])
-        return len(conns) >= count and all(c["ended"] for c in conns)
+        return len(conns) >= count and all(c["ended"] for c in conns) and \
+            len(tls_records.get(rid, [])) >= tls_count
 
     async with changed:
         try:
@@ -364,7 +640,8 @@ async def report(writer, q):
         except asyncio.TimeoutError:
             pass
     body = json.dumps({"id": rid, "complete": complete(),
-                       "connections": [public(c) for c in records.get(rid, [])]}).encode()
+                       "connections": [public(c) for c in records.get(rid, [])],
+                       "tls": tls_records.get(rid, [])}).encode()
     writer.write(frame(1, body) + close_frame(1000))
     await writer.drain()
 
@@ -402,6 +679,11 @@ async def handle(reader, writer):
             await end_record(rec, "hs")
             return
 
+        if path == "/pmd":
+            await serve_pmd(reader, writer, rec, key, headers, q)
+            await end_record(rec, rec["end"] or "close")
+            return
+
         if path == "/slow-101":
             for b in ok_101(key):
                 writer.write(bytes([b]))
@@ -412,7 +694,6 @@ async def handle(reader, writer):
         elif path == "/deflate":
             offer = ",".join(v for k, v in headers if k.lower() == "sec-websocket-extensions")
             rec["deflate"] = "permessage-deflate" in offer
-            rec["messages"] = []
             ext = [("Sec-WebSocket-Extensions",
                     "permessage-deflate; client_no_context_takeover; server_no_context_takeover")]
             writer.write(ok_101(key, ext if rec["deflate"] else []))
@@ -480,9 +761,18 @@ async def handle(reader, writer):
         elif path == "/close-empty":
             writer.write(close_frame(None))
             sent_close = True
+        elif path == "/unsolicited-pong":
+            writer.write(frame(10, b"unasked") + frame(1, b"after pong"))
+        elif path == "/frag-many":
+            parts = [b"" if i % 4 == 3 else f"<{i}>".encode() for i in range(100)]
+            out = [frame(1 if i == 0 else 0, p, fin=(i == 99)) for i, p in enumerate(parts)]
+            writer.write(b"".join(out))
+        elif path == "/data-after-close":
+            writer.write(close_frame(1000, b"done") + frame(1, b"must not be delivered"))
+            sent_close = True
         elif path == "/pinger":
             writer.write(frame(9, q.get("data", "are you there").encode()))
-        elif path not in ("/record", "/deflate"):
+        elif path not in ("/record", "/deflate", "/early", "/slow-101", "/unsolicited-pong", "/frag-many"):
             writer.write(close_frame(1011, b"unknown path"))
             sent_close = True
         await writer.drain()
@@ -504,11 +794,18 @@ async def main():
     global PORT, changed
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     changed = asyncio.Condition()
     server = await asyncio.start_server(handle, "127.0.0.1", args.port, limit=1 << 20)
     PORT = server.sockets[0].getsockname()[1]
     print(f"READY raw {PORT}", flush=True)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        tserver = await asyncio.start_server(lambda r, w: tls_relay(r, w, ctx), "127.0.0.1", 0)
+        print(f"READY rawtls {tserver.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
 
