@@ -369,6 +369,44 @@ run_case() {
   [ -s "$WORK/$name.err" ] && note "stderr (plain text): $(head -c 300 "$WORK/$name.err" | tr '\n' '|')"
 }
 
+# ws_case: a WebSocket round trip from inside the container to a peer on the host's loopback
+# (Python websockets from Debian, host network namespace shared with the container).
+ws_case() {
+  local dir="$WORK/ws" port
+  mkdir -p "$dir"
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$dir/echo.py" <<'EOF'
+import asyncio, sys, websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", int(sys.argv[1])):
+        await asyncio.Future()
+asyncio.run(main())
+EOF
+  cat >"$dir/roundtrip.lua" <<'EOF'
+local websocket = require("websocket")
+local c = assert(websocket.connect(..., { dial_timeout = "5s" }))
+assert(c:send("hello from the container"))
+local m = assert(c:channel():receive())
+assert(m.data == "hello from the container", m.data)
+c:close()
+print("roundtrip ok")
+EOF
+  chmod -R a+rX "$dir"
+  /usr/bin/python3 "$dir/echo.py" "$port" >"$dir/echo.log" 2>&1 &
+  local peer=$!
+  sleep 0.5
+  local out
+  out=$(podman "${PG[@]}" run --rm "${PR[@]}" --network host --read-only --cap-drop ALL --no-healthcheck \
+          -v "$dir:/ws:ro" --entrypoint /usr/local/bin/wisp "$IMAGE" --log-format text exec /ws/roundtrip.lua \
+          "ws://127.0.0.1:$port/" 2>&1)
+  kill "$peer" 2>/dev/null; wait "$peer" 2>/dev/null
+  if [[ $out == *"roundtrip ok"* ]]; then ok "WebSocket round trip from the container to a peer on the host's loopback"
+  else bad "WebSocket round trip from the container: ${out:0:300}"; fi
+}
+
 # unit_case: deploy/systemd/wisp.service under a real systemd (PID 1 of a privileged container,
 # so that the unit's namespaces, seccomp filter and DynamicUser are set up by systemd itself)
 unit_case() {
@@ -593,6 +631,7 @@ EOF
         fi
       done
 
+      ws_case
       unit_case
     fi
   fi
