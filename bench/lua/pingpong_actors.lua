@@ -9,5 +9,5 @@ for i = 1, rounds do
   inbox:receive()
 end
 local el = time.now():sub(t0):seconds()
-print(string.format("wisp: %d round trips in %.3f s = %.0f round trips/s", rounds, el, rounds / el))
+print(string.format("RESULT rtts=%d seconds=%.6f", rounds, el))
 process.send(peer, "stop")
