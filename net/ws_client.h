@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/mailbox.h"
+#include "net/deflate.h"
+#include "net/tls.h"
 #include "net/url.h"
 #include "net/ws_frame.h"
 #include "net/ws_handshake.h"
@@ -61,6 +63,8 @@ typedef struct ws_connect_opts {
   /* TLS (wss) */
   char *ca_file, *cert_file, *key_file, *server_name;
   bool insecure;
+  tls_ctx *tls;              /* wss: the shared context for these options (a reference),
+                                obtained by the binding; released with the options */
 } ws_connect_opts;
 
 /* A zeroed options object with every default set; NULL when out of memory. */
@@ -73,10 +77,13 @@ void ws_connect_opts_free(ws_connect_opts *o); /* NULL is fine */
 uint64_t ws_net_connect(mailbox *mb, uint64_t msg_chan, ws_connect_opts *opts);
 /* Any thread (the owner's). Builds the frame (header + payload masked with m, which belongs to
  * the caller) and queues it; opcode WS_OP_TEXT, WS_OP_BINARY or WS_OP_PING (len ≤ 125).
- * Returns the frame's size in bytes, or 0 when the net thread is not running (the frame is
- * dropped: the connection is gone with it). A frame for a connection that is over is dropped
- * by the net thread, and so is anything sent after a close was started. */
-size_t ws_net_send(uint64_t conn, int opcode, const void *data, size_t len, ws_masker *m);
+ * rsv1: the payload is a permessage-deflate compressed message (data frames only; the
+ * binding compresses, see WSE_OPEN). Returns the frame's size in bytes, or 0 when the net
+ * thread is not running (the frame is dropped: the connection is gone with it). A frame for a
+ * connection that is over is dropped by the net thread, and so is anything sent after a close
+ * was started. */
+size_t ws_net_send(uint64_t conn, int opcode, bool rsv1, const void *data, size_t len,
+                   ws_masker *m);
 /* Starts the closing handshake with code (already checked: ws_close_check) and reason; the
  * connection ends (WSE_CLOSED) when the peer's close frame arrives or after
  * WS_CLOSE_TIMEOUT_NS. Ignored when the connection is already closing or over. */
@@ -91,7 +98,7 @@ void ws_net_abort(uint64_t conn);
 size_t ws_net_count(void);
 
 enum ws_event_kind {
-  WSE_OPEN = 1, /* data: the negotiated subprotocol (len 0: none) */
+  WSE_OPEN = 1, /* data: ws_open_event, then protocol_len bytes of the subprotocol */
   WSE_FAIL,     /* data: ws_fail_event, then msg_len bytes of message, then location_len bytes */
   WSE_MESSAGE,  /* data: u8 type (WS_OP_TEXT or WS_OP_BINARY), then the payload */
   WSE_DRAINED,  /* data: u64 bytes of user frames flushed since the previous WSE_DRAINED */
@@ -99,6 +106,14 @@ enum ws_event_kind {
 };
 
 enum ws_stage { WS_STAGE_DNS = 1, WS_STAGE_TCP, WS_STAGE_TLS, WS_STAGE_HANDSHAKE };
+
+/* Compression is split by direction: the binding compresses what it sends (on the worker,
+ * with its own pmd_conn made from `pmd`), the net thread inflates what it receives. Both
+ * directions' contexts are independent in RFC 7692, so neither side shares state. */
+typedef struct ws_open_event {
+  pmd_params pmd;        /* what permessage-deflate negotiation agreed; .enabled false: none */
+  uint16_t protocol_len; /* the negotiated subprotocol follows (0: none) */
+} ws_open_event;
 
 typedef struct ws_fail_event {
   uint8_t stage;     /* enum ws_stage: what was running */

@@ -1,6 +1,7 @@
 /* net/ws_conn.c — WebSocket client connections on the net thread, once dialed (ws_dial.c):
- * frames in and out, back-pressure, keepalive, deadlines, the closing handshake, the commands
- * of ws_client.h and the events posted back (see ws_client.h and ws_conn.h for the contract).
+ * frames in and out, TLS records (wss), inflation of compressed messages, back-pressure,
+ * keepalive, deadlines, the closing handshake, the commands of ws_client.h and the events
+ * posted back (see ws_client.h and ws_conn.h for the contract).
  *
  * Decisions:
  *  - Reading: one receive in flight per connection, into a pool buffer (backend.h); the bytes
@@ -26,7 +27,22 @@
  *    drops at once and reports 1006.
  *  - read_timeout and the keepalive count only while the connection is reading: a connection
  *    paused because the actor does not consume is not idle, and its clocks restart when
- *    credits come back. */
+ *    credits come back.
+ *  - wss: the socket carries only what the TLS engine (net/tls.h) makes and takes. Received
+ *    ciphertext goes into the engine and plaintext comes out 16 KiB at a time into the same
+ *    parser; out of credit, the pump stops and the rest stays in the engine (at most one
+ *    receive buffer of ciphertext). Frames stay in the write queue as plaintext and are
+ *    encrypted at flush time while the engine holds less than WS_TLS_OUT_MAX of ciphertext, so
+ *    back-pressure, write_timeout and the drained counts work as over ws://; a frame leaves
+ *    the queue once the ciphertext it became has been written. When the connection drops its
+ *    TCP the engine's close_notify goes out in one non-blocking send if no write is in flight
+ *    (it is not waited for: after the closing handshake nothing depends on it).
+ *  - permessage-deflate: this side only inflates (the binding compresses on the worker).
+ *    Compressed messages are inflated into the mailbox entry as the frames arrive, UTF-8 is
+ *    checked on the inflated bytes, read_limit counts inflated bytes (pmd_decompress stops at
+ *    read_limit + 1 and the connection fails with 1009). */
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +51,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "core/duration.h"
+#include "net/deflate.h"
+#include "net/tls.h"
 #include "net/ws_conn.h"
 
 enum { K_CONNECT = 1, K_CLOSE, K_CREDIT, K_ABORT };
@@ -57,6 +75,7 @@ static struct {
   bool ready;
   net_idmap conns;
   ws_masker masker; /* masking keys of the frames the net thread makes (pong, ping, close) */
+  uint8_t plain[16384]; /* wss: decrypted bytes on their way to the parser (one record) */
 } W;
 static _Atomic size_t live; /* connections allocated */
 
@@ -112,6 +131,7 @@ void ws_connect_opts_free(ws_connect_opts *o) {
   free(o->cert_file);
   free(o->key_file);
   free(o->server_name);
+  tls_ctx_release(o->tls);
   free(o);
 }
 
@@ -213,7 +233,20 @@ static void free_chunks(ws_conn *c) {
     free(ch);
     ch = next;
   }
-  c->wq_head = c->wq_tail = c->pong = NULL;
+  c->wq_head = c->wq_tail = c->pong = c->enc = NULL;
+}
+
+/* wss, the connection drops its TCP: close_notify in one non-blocking send, when the socket
+ * is at a record boundary (no write in flight, nothing pending) and the session is up. */
+static void send_close_notify(ws_conn *c) {
+  if (!c->tls || c->fd < 0 || c->wr_busy || c->state < C_HANDSHAKE || tls_pending_bytes(c->tls))
+    return;
+  tls_close(c->tls);
+  const void *p;
+  size_t n;
+  if (tls_pending_ciphertext(c->tls, &p, &n) &&
+      send(c->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+    tls_consume_ciphertext(c->tls, n);
 }
 
 /* Frees everything; with the backend gone (stop) there is no op left to wait for. */
@@ -224,6 +257,8 @@ static void conn_free(ws_conn *c) {
     close(c->fd);
   }
   wsd_free(c);
+  tls_conn_free(c->tls);
+  pmd_conn_free(c->pmd);
   free(c->msg);
   wbuf_free(&c->stash);
   free_chunks(c);
@@ -247,6 +282,7 @@ void wsc_kill(ws_conn *c) {
     else
       post_closed(c, c->fail_code ? c->fail_code : WS_CLOSE_ABNORMAL, "", 0, "connection aborted");
   }
+  send_close_notify(c);
   c->state = C_DONE;
   net_idmap_remove(&W.conns, c->idn.id);
   net_deadline_cancel(&c->dl);
@@ -258,11 +294,16 @@ void wsc_kill(ws_conn *c) {
   if (c->refs == 0) conn_free(c);
 }
 
-/* The peer's side is gone (end of stream or a socket error). */
+/* The peer's side is gone (end of stream, close_notify, a socket or TLS error). */
 static void conn_broken(ws_conn *c, const char *err) {
   c->eof = true;
   char why[256];
   switch (c->state) {
+  case C_TLS:
+    snprintf(why, sizeof why, "TLS handshake failed: %s", err ? err : "the server closed the "
+             "connection");
+    wsc_post_fail(c, WS_STAGE_TLS, false, true, 0, why, NULL, 0);
+    break;
   case C_HANDSHAKE:
     snprintf(why, sizeof why, "upgrade failed: %s", err ? err : "the server closed the connection "
              "before completing the upgrade response");
@@ -333,6 +374,7 @@ void wsc_queue(ws_conn *c, ws_chunk *ch) {
   if (c->wq_tail) c->wq_tail->next = ch;
   else c->wq_head = ch;
   c->wq_tail = ch;
+  if (c->tls && !c->enc) c->enc = ch;
   if (ch->user) c->user_queued += ch->len;
   net_defer_run(&c->turn);
   if (c->write_timeout && c->wq_head == ch) wsc_schedule(c);
@@ -379,24 +421,62 @@ static void queue_close(ws_conn *c, int code, const void *reason, size_t rlen) {
 
 static void on_sent(nb_op *op, int32_t res, uint32_t flags);
 
-static void flush(ws_conn *c) {
-  if (c->wr_busy || !c->wq_head || c->fd < 0 || c->state < C_HANDSHAKE) return;
-  if (!c->wmsg) c->wmsg = xcalloc(sizeof *c->wmsg);
-  ws_sendmsg *m = c->wmsg;
-  size_t n = 0;
-  for (ws_chunk *ch = c->wq_head; ch && n < WS_IOV_MAX; ch = ch->next, n++) {
-    m->iov[n].iov_base = ch->data + ch->off;
-    m->iov[n].iov_len = ch->len - ch->off;
+/* Nothing left to write: no frame queued and, over TLS, no ciphertext pending. */
+static bool write_idle(const ws_conn *c) {
+  return !c->wq_head && (!c->tls || !tls_pending_bytes(c->tls));
+}
+
+/* wss: moves queued frames into the engine while its output is under WS_TLS_OUT_MAX. False
+ * when the engine failed (the connection is then over). */
+static bool encrypt_queue(ws_conn *c) {
+  while (c->enc) {
+    size_t pending = tls_pending_bytes(c->tls);
+    if (pending >= WS_TLS_OUT_MAX) break;
+    ws_chunk *ch = c->enc;
+    size_t n = ch->len - ch->off, room = WS_TLS_OUT_MAX - pending;
+    if (n > room) n = room;
     ch->in_flight = true;
     if (ch == c->pong) c->pong = NULL; /* its bytes are fixed now */
+    if (tls_write(c->tls, ch->data + ch->off, n) != TLS_DONE) {
+      conn_broken(c, tls_error_message(c->tls));
+      return false;
+    }
+    ch->off += n;
+    if (ch->off == ch->len) {
+      ch->ct_end = c->ct_sent + tls_pending_bytes(c->tls);
+      c->enc = ch->next;
+    }
   }
+  return true;
+}
+
+static void flush(ws_conn *c) {
+  if (c->wr_busy || c->fd < 0 || c->state < C_TLS || c->state == C_DONE) return;
+  size_t n = 0;
+  if (c->tls) {
+    if (c->state >= C_HANDSHAKE && !encrypt_queue(c)) return;
+    if (!tls_pending_bytes(c->tls)) return;
+    if (!c->wmsg) c->wmsg = xcalloc(sizeof *c->wmsg);
+    n = (size_t)tls_pending_iov(c->tls, c->wmsg->iov, WS_IOV_MAX);
+  } else {
+    if (!c->wq_head) return;
+    if (!c->wmsg) c->wmsg = xcalloc(sizeof *c->wmsg);
+    for (ws_chunk *ch = c->wq_head; ch && n < WS_IOV_MAX; ch = ch->next, n++) {
+      c->wmsg->iov[n].iov_base = ch->data + ch->off;
+      c->wmsg->iov[n].iov_len = ch->len - ch->off;
+      ch->in_flight = true;
+      if (ch == c->pong) c->pong = NULL; /* its bytes are fixed now */
+    }
+  }
+  ws_sendmsg *m = c->wmsg;
   memset(&m->mh, 0, sizeof m->mh);
   m->mh.msg_iov = m->iov;
   m->mh.msg_iovlen = n;
   c->wr.cb = on_sent;
   int rc = nb_sendmsg(net_loop_backend(), &c->wr, c->fd, &m->mh);
   if (rc < 0) {
-    for (ws_chunk *ch = c->wq_head; ch && ch->in_flight; ch = ch->next) ch->in_flight = false;
+    if (!c->tls)
+      for (ws_chunk *ch = c->wq_head; ch && ch->in_flight; ch = ch->next) ch->in_flight = false;
     conn_broken(c, strerror(-rc));
     return;
   }
@@ -404,8 +484,25 @@ static void flush(ws_conn *c) {
   c->refs++;
 }
 
+static void chunk_done(ws_conn *c, ws_chunk *ch) {
+  c->wq_head = ch->next;
+  if (!c->wq_head) c->wq_tail = NULL;
+  if (ch->user) {
+    c->user_queued -= ch->len;
+    c->drained_unreported += ch->len;
+  }
+  free(ch);
+}
+
 /* Drops the n bytes the last sendmsg wrote from the front of the queue. */
 static void consume(ws_conn *c, size_t n) {
+  if (c->tls) { /* frames leave once their ciphertext is out */
+    tls_consume_ciphertext(c->tls, n);
+    c->ct_sent += n;
+    while (c->wq_head && c->wq_head->off == c->wq_head->len && c->wq_head->ct_end <= c->ct_sent)
+      chunk_done(c, c->wq_head);
+    return;
+  }
   while (c->wq_head && c->wq_head->in_flight) {
     ws_chunk *ch = c->wq_head;
     size_t left = ch->len - ch->off;
@@ -414,13 +511,7 @@ static void consume(ws_conn *c, size_t n) {
       break;
     }
     n -= left;
-    c->wq_head = ch->next;
-    if (!c->wq_head) c->wq_tail = NULL;
-    if (ch->user) {
-      c->user_queued -= ch->len;
-      c->drained_unreported += ch->len;
-    }
-    free(ch);
+    chunk_done(c, ch);
   }
   for (ws_chunk *ch = c->wq_head; ch && ch->in_flight; ch = ch->next) ch->in_flight = false;
 }
@@ -436,7 +527,7 @@ static void on_sent(nb_op *op, int32_t res, uint32_t flags) {
       if (c->drained_unreported &&
           (c->drained_unreported >= WS_SEND_HWM / 2 || c->user_queued == 0))
         post_drained(c);
-      if (c->wq_head) {
+      if (!write_idle(c)) {
         net_defer_run(&c->turn);
       } else {
         free(c->wmsg);
@@ -453,9 +544,9 @@ static void on_sent(nb_op *op, int32_t res, uint32_t flags) {
 static void on_recv(nb_op *op, int32_t res, uint32_t flags);
 
 static bool want_read(const ws_conn *c) {
-  if (c->fd < 0 || c->eof || c->rd_busy) return false;
+  if (c->fd < 0 || c->eof || c->rd_busy || c->tls_rx_pending) return false;
   switch (c->state) {
-  case C_HANDSHAKE: case C_CLOSING: return true;
+  case C_TLS: case C_HANDSHAKE: case C_CLOSING: return true;
   case C_OPEN: return c->discard || (c->credits > 0 && c->stash.len == 0);
   default: return false;
   }
@@ -473,6 +564,12 @@ void wsc_read_arm(ws_conn *c) {
   c->refs++;
 }
 
+/* wss: after ciphertext (or the end of the stream) went into the engine. */
+static void tls_input(ws_conn *c) {
+  if (c->state == C_TLS) wsd_tls_step(c);
+  if (c->state >= C_HANDSHAKE && c->state != C_DONE) wsc_tls_pump(c);
+}
+
 static void on_recv(nb_op *op, int32_t res, uint32_t flags) {
   ws_conn *c = (ws_conn *)((char *)op - offsetof(ws_conn, rd));
   nb_backend *nb = net_loop_backend();
@@ -482,30 +579,41 @@ static void on_recv(nb_op *op, int32_t res, uint32_t flags) {
     if (c->state != C_DONE) {
       const uint8_t *p = nb_buf(nb, id);
       c->last_rx = net_loop_now();
-      if (c->state == C_HANDSHAKE) wsd_hs_feed(c, p, (size_t)res);
+      if (c->tls) tls_feed_ciphertext(c->tls, p, (size_t)res);
+      else if (c->state == C_HANDSHAKE) wsd_hs_feed(c, p, (size_t)res);
       else wsc_frames_feed(c, p, (size_t)res);
     }
     nb_buf_return(nb, id);
+    if (c->tls && c->state != C_DONE) tls_input(c);
     wsc_read_arm(c);
   } else if (res == -ENOBUFS) {
     if (c->state != C_DONE) net_defer_run(&c->turn); /* the pool refills as others finish */
   } else if (c->state != C_DONE && res != -ECANCELED) {
-    conn_broken(c, res == 0 ? NULL : strerror(-res));
+    if (c->tls && res == 0) { /* the engine says whether close_notify came first */
+      c->eof = true;
+      tls_feed_eof(c->tls);
+      tls_input(c);
+    } else {
+      conn_broken(c, res == 0 ? NULL : strerror(-res));
+    }
   }
   wsc_leave(c);
 }
 
-static void msg_add(ws_conn *c, const ws_event *ev) {
-  size_t have = c->msg ? c->msg->len : 1; /* data[0] is the type */
-  size_t need = have + ev->len;
-  size_t want = need + (size_t)c->parser.remaining; /* the rest of this frame */
-  if (!c->msg) {
-    c->msg = mbox_entry_new(MB_NET, c->msg_chan, c->idn.id, NULL, want);
-    c->msg->flags = WSE_MESSAGE;
-    c->msg->data[0] = (char)ev->opcode;
-    c->msg->len = 1;
-    c->msg_cap = want;
-  } else if (need > c->msg_cap) {
+static void msg_start(ws_conn *c, int opcode, size_t cap) {
+  c->msg = mbox_entry_new(MB_NET, c->msg_chan, c->idn.id, NULL, cap);
+  c->msg->flags = WSE_MESSAGE;
+  c->msg->data[0] = (char)opcode;
+  c->msg->len = 1; /* data[0] is the type */
+  c->msg_cap = cap;
+}
+
+/* Appends to the message being assembled; more: bytes known to follow (the rest of the frame),
+ * allocated now as well. Growth doubles, never past read_limit (+ the type byte). */
+static void msg_put(ws_conn *c, const uint8_t *p, size_t n, size_t more) {
+  size_t need = c->msg->len + n;
+  if (need > c->msg_cap) {
+    size_t want = need + more;
     size_t cap = c->msg_cap * 2, max = (size_t)c->parser.cfg.read_limit + 1;
     if (cap > max) cap = max;
     if (cap < want) cap = want;
@@ -517,14 +625,61 @@ static void msg_add(ws_conn *c, const ws_event *ev) {
     c->msg = e;
     c->msg_cap = cap;
   }
-  memcpy(c->msg->data + c->msg->len, ev->data, ev->len);
-  c->msg->len += ev->len;
-  if (ev->flags & WS_DATA_FINAL) {
-    mbox_entry *e = c->msg;
-    c->msg = NULL;
-    c->credits--;
-    post(c, e);
+  memcpy(c->msg->data + c->msg->len, p, n);
+  c->msg->len += n;
+}
+
+static void msg_post(ws_conn *c) {
+  mbox_entry *e = c->msg;
+  c->msg = NULL;
+  c->credits--;
+  post(c, e);
+}
+
+static void msg_add(ws_conn *c, const ws_event *ev) {
+  size_t more = (size_t)c->parser.remaining; /* the rest of this frame */
+  if (!c->msg) msg_start(c, ev->opcode, 1 + ev->len + more);
+  msg_put(c, ev->data, ev->len, more);
+  if (ev->flags & WS_DATA_FINAL) msg_post(c);
+}
+
+/* pmd_sink: inflated bytes of the current compressed message. */
+static int on_inflated(void *ud, const uint8_t *p, size_t n) {
+  ws_conn *c = ud;
+  if (c->msg->data[0] == WS_OP_TEXT && utf8_feed(&c->zutf8, p, n) != UTF8_OK)
+    return WS_CLOSE_INVALID_PAYLOAD;
+  msg_put(c, p, n, 0);
+  return 0;
+}
+
+static void fail_open(ws_conn *c, int code, const char *reason, const char *why);
+
+/* A piece of a compressed (RSV1) message. The entry starts at four times the compressed
+ * frame (typical text inflates 3-5x), capped by read_limit, and doubles from there. */
+static void msg_inflate(ws_conn *c, const ws_event *ev) {
+  bool fin = ev->flags & WS_DATA_FINAL;
+  if (!c->msg) {
+    uint64_t guess = 4 * ((uint64_t)ev->len + c->parser.remaining) + 64;
+    if (guess > c->parser.cfg.read_limit) guess = c->parser.cfg.read_limit;
+    msg_start(c, ev->opcode, 1 + (size_t)guess);
+    utf8_init(&c->zutf8);
   }
+  int code = pmd_decompress(c->pmd, ev->data, ev->len, fin, on_inflated, c);
+  const char *reason = code ? pmd_error(c->pmd) : "";
+  if (code == WS_CLOSE_INVALID_PAYLOAD && c->zutf8.state == UTF8_REJECT) {
+    reason = "invalid UTF-8 in text message";
+  } else if (!code && fin && ev->opcode == WS_OP_TEXT && !utf8_complete(&c->zutf8)) {
+    code = WS_CLOSE_INVALID_PAYLOAD;
+    reason = "text message ends inside a UTF-8 sequence";
+  }
+  if (code) {
+    char why[200];
+    snprintf(why, sizeof why, "%s: %s", code == WS_CLOSE_TOO_BIG ? "message too big"
+             : code == WS_CLOSE_INVALID_PAYLOAD ? "invalid payload" : "inflate failed", reason);
+    fail_open(c, code, reason, why);
+    return;
+  }
+  if (fin) msg_post(c);
 }
 
 static void drop_msg(ws_conn *c) {
@@ -542,6 +697,7 @@ static void start_close(ws_conn *c, int code, const void *reason, size_t rlen) {
   drop_msg(c);
   if (!c->close_deadline) c->close_deadline = sat_add(net_loop_now(), WS_CLOSE_TIMEOUT_NS);
   stash_drain(c); /* the peer's close may be waiting in it */
+  if (c->tls_rx_pending) wsc_tls_pump(c);
   wsc_read_arm(c);
   wsc_schedule(c);
 }
@@ -552,7 +708,7 @@ static void fail_open(ws_conn *c, int code, const char *reason, const char *why)
   start_close(c, code, reason, strlen(reason));
   post_closed(c, code, reason, strlen(reason), why);
   c->drop_when_flushed = true;
-  if (!c->wq_head && !c->wr_busy) wsc_kill(c);
+  if (write_idle(c) && !c->wr_busy) wsc_kill(c);
 }
 
 static void got_peer_close(ws_conn *c, int code, const uint8_t *reason, size_t rlen) {
@@ -573,7 +729,9 @@ static void got_peer_close(ws_conn *c, int code, const uint8_t *reason, size_t r
 static void on_event(ws_conn *c, const ws_event *ev) {
   switch (ev->type) {
   case WS_EV_DATA:
-    if (!c->discard) msg_add(c, ev);
+    if (c->discard) break;
+    if (ev->flags & WS_DATA_RSV1) msg_inflate(c, ev); /* only when negotiated (the parser) */
+    else msg_add(c, ev);
     break;
   case WS_EV_PING:
     if (!c->sent_close) send_pong(c, ev->data, ev->len);
@@ -628,10 +786,50 @@ static void stash_drain(ws_conn *c) {
   wbuf_free(&s);
 }
 
-void wsc_open(ws_conn *c, const char *protocol, size_t len) {
-  mbox_entry *e = mbox_entry_new(MB_NET, 0, c->idn.id, protocol, len);
+/* wss: decrypted bytes to the upgrade parser or the frame parser, until the engine needs more
+ * ciphertext, reports the end, fails, or the connection runs out of read credit (then
+ * tls_rx_pending: the rest stays in the engine until credits come back). */
+void wsc_tls_pump(ws_conn *c) {
+  if (c->tls_pumping) return; /* an event of the outer pump got here: it goes on itself */
+  c->tls_pumping = true;
+  c->tls_rx_pending = false;
+  while (c->state >= C_HANDSHAKE && c->state != C_DONE) {
+    if (paused(c) || (c->state == C_OPEN && c->stash.len)) {
+      c->tls_rx_pending = true;
+      break;
+    }
+    long n = tls_read(c->tls, W.plain, sizeof W.plain);
+    if (n > 0) {
+      if (c->state == C_HANDSHAKE) wsd_hs_feed(c, W.plain, (size_t)n);
+      else wsc_frames_feed(c, W.plain, (size_t)n); /* ignored once closed or failed */
+      continue;
+    }
+    if (n == TLS_CLOSED) {
+      conn_broken(c, NULL);
+    } else if (n == TLS_ERROR) {
+      if (c->state == C_HANDSHAKE) wsd_tls_fail(c); /* e.g. an alert right after TLS 1.3 */
+      else conn_broken(c, tls_error_message(c->tls));
+    }
+    break;
+  }
+  c->tls_pumping = false;
+  if (c->state != C_DONE && tls_pending_bytes(c->tls)) net_defer_run(&c->turn);
+}
+
+bool wsc_open(ws_conn *c, const char *protocol, size_t len, const pmd_params *pmd) {
+  ws_connect_opts *o = c->dial->opts;
+  if (pmd->enabled && !(c->pmd = pmd_conn_new(pmd, 0, o->read_limit))) {
+    wsc_post_fail(c, WS_STAGE_HANDSHAKE, false, true, 101, "upgrade failed: out of memory for "
+                  "permessage-deflate", NULL, 0);
+    wsc_kill(c);
+    return false;
+  }
+  ws_open_event oe = {*pmd, (uint16_t)len};
+  mbox_entry *e = mbox_entry_new(MB_NET, 0, c->idn.id, NULL, sizeof oe + len);
   e->flags = WSE_OPEN;
-  ws_parser_config pc = {c->dial->opts->read_limit, false};
+  memcpy(e->data, &oe, sizeof oe);
+  if (len) memcpy(e->data + sizeof oe, protocol, len);
+  ws_parser_config pc = {o->read_limit, pmd->enabled};
   ws_parser_init(&c->parser, &pc);
   c->state = C_OPEN;
   c->credits = c->capacity;
@@ -639,6 +837,7 @@ void wsc_open(ws_conn *c, const char *protocol, size_t len) {
   wsd_free(c);
   post(c, e);
   wsc_schedule(c);
+  return true;
 }
 
 /* ---- end of turn, deadline ---- */
@@ -770,6 +969,7 @@ static void on_cmd(net_call *call) {
         if (c->ping_sent) c->ping_sent = c->last_rx;
       }
       stash_drain(c);
+      if (c->tls_rx_pending) wsc_tls_pump(c);
       wsc_read_arm(c);
       wsc_schedule(c);
       break;
@@ -795,14 +995,24 @@ static void on_send(net_call *call) {
 }
 
 /* The loop is over (net_stop) and its backend closed: a last, non-blocking close frame for
- * open connections whose queue is at a frame boundary, a final event for owners, then free. */
+ * open connections whose queue is at a frame boundary (over TLS: followed by close_notify, and
+ * only when no ciphertext is pending), a final event for owners, then free. */
 static void stop_one(net_idnode *n, void *ud) {
   ws_conn *c = (ws_conn *)n;
   bool sent = false;
   if (c->fd >= 0 && c->state == C_OPEN && !c->sent_close && !c->wr_busy &&
-      (!c->wq_head || c->wq_head->off == 0)) {
+      (!c->wq_head || (c->wq_head->off == 0 && !c->wq_head->in_flight)) &&
+      (!c->tls || !tls_pending_bytes(c->tls))) {
     ws_chunk *ch = control_chunk(WS_OP_CLOSE, "\x03\xe9", 2); /* 1001 */
-    sent = send(c->fd, ch->data, ch->len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)ch->len;
+    if (!c->tls) {
+      sent = send(c->fd, ch->data, ch->len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)ch->len;
+    } else if (tls_write(c->tls, ch->data, ch->len) == TLS_DONE) {
+      tls_close(c->tls);
+      struct iovec iov[WS_IOV_MAX];
+      int k = tls_pending_iov(c->tls, iov, WS_IOV_MAX);
+      struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+      sent = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)tls_pending_bytes(c->tls);
+    }
     free(ch);
   }
   if (c->state < C_OPEN)
@@ -814,10 +1024,16 @@ static void stop_one(net_idnode *n, void *ud) {
   conn_free(c);
 }
 
+/* Runs on the net thread as it ends. wolfCrypt's fixed-point ECC cache (FP_ECC, in Debian's
+ * build) is thread-local and only freed on request: the TLS handshakes filled it here. */
 static void on_stop(void) {
   net_idmap_clear(&W.conns, stop_one, NULL);
   net_idmap_free(&W.conns);
   ws_masker_wipe(&W.masker);
+  pmd_thread_release();
+#ifdef FP_ECC
+  wc_ecc_fp_free();
+#endif
   W.ready = false;
 }
 
@@ -848,10 +1064,11 @@ uint64_t ws_net_connect(mailbox *mb, uint64_t msg_chan, ws_connect_opts *opts) {
   return id;
 }
 
-size_t ws_net_send(uint64_t conn, int opcode, const void *data, size_t len, ws_masker *m) {
+size_t ws_net_send(uint64_t conn, int opcode, bool rsv1, const void *data, size_t len,
+                   ws_masker *m) {
   uint8_t hdr[WS_MAX_FRAME_HEADER], mask[4];
   ws_masker_next(m, mask);
-  size_t h = ws_frame_header(hdr, opcode, true, false, len, mask);
+  size_t h = ws_frame_header(hdr, opcode, true, rsv1, len, mask);
   if (!h) return 0;
   ws_chunk *ch = malloc(sizeof *ch + h + len);
   if (!ch) {

@@ -1,10 +1,14 @@
 /* net/ws_dial.c — the way to an open WebSocket connection, on the net thread: name resolution
  * (numeric hosts at once, names through net/dns.c), TCP connect trying each address in the
- * resolver's order until one answers, then the HTTP/1.1 upgrade (net/ws_handshake.h). One
- * deadline, the connection's dial_deadline, covers all of it; on expiry the error names the
- * stage that was running. Failures before OPEN end the connection with WSE_FAIL: DNS and TCP
- * failures are retryable, and so are handshake failures (a server may answer 503 now and 101
- * later); wss:// fails at the TLS stage, not retryable, until TLS is built. */
+ * resolver's order until one answers, for wss:// the TLS handshake (net/tls.h, its bytes
+ * through the same socket ops as everything else), then the HTTP/1.1 upgrade
+ * (net/ws_handshake.h) with the permessage-deflate offer and its negotiation (net/deflate.h).
+ * One deadline, the connection's dial_deadline, covers all of it; on expiry the error names
+ * the stage that was running. Failures before OPEN end the connection with WSE_FAIL: DNS and
+ * TCP failures are retryable, and so are handshake failures (a server may answer 503 now and
+ * 101 later). TLS failures are retryable except certificate failures (ours: chain, dates,
+ * name; theirs: an alert refusing or requiring our certificate) and other alerts by which
+ * the server says a retry would fail the same way (tls_error_retryable). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,13 +19,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "net/deflate.h"
 #include "net/dns.h"
+#include "net/tls.h"
 #include "net/ws_conn.h"
 
 int wsd_stage(const ws_conn *c) {
   switch (c->state) {
   case C_RESOLVE: return WS_STAGE_DNS;
   case C_CONNECT: return WS_STAGE_TCP;
+  case C_TLS: return WS_STAGE_TLS;
   default: return WS_STAGE_HANDSHAKE;
   }
 }
@@ -137,11 +144,69 @@ static void on_connect(nb_op *op, int32_t res, uint32_t flags) {
   wsc_leave(c); /* the op's reference */
 }
 
-/* ---- the upgrade ---- */
+/* ---- TLS ---- */
+
+static void upgrade(ws_conn *c);
 
 static void connected(ws_conn *c) {
   freeaddrinfo(c->dial->ai);
   c->dial->ai = c->dial->ai_next = NULL;
+  ws_connect_opts *o = c->dial->opts;
+  if (!o->url.tls) {
+    upgrade(c);
+    return;
+  }
+  if (!o->tls) { /* the binding always supplies one for wss */
+    fail(c, WS_STAGE_TLS, false, "no TLS context for a wss:// connection");
+    return;
+  }
+  char err[256];
+  c->tls = tls_conn_new(o->tls, o->server_name ? o->server_name : o->url.host, "http/1.1", err,
+                        sizeof err);
+  if (!c->tls) {
+    fail(c, WS_STAGE_TLS, false, "%s", err);
+    return;
+  }
+  c->state = C_TLS;
+  wsd_tls_step(c); /* the ClientHello */
+  wsc_read_arm(c);
+}
+
+/* Certificate failures, ours or the server's, and alerts that would come again, are final;
+ * transport failures and a peer that does not speak TLS (a misrouted port may be fixed) are
+ * not (SPEC.md: TLS failures are retryable, certificate verification failures are not). */
+static bool tls_retryable(const tls_conn *t) {
+  switch (tls_error_kind_of(t)) {
+  case TLS_E_UNKNOWN_ISSUER: case TLS_E_EXPIRED: case TLS_E_NOT_YET_VALID:
+  case TLS_E_NAME_MISMATCH: case TLS_E_VERIFY:
+    return false;
+  case TLS_E_ALERT: case TLS_E_IO:
+    return tls_error_retryable(t);
+  default:
+    return true;
+  }
+}
+
+void wsd_tls_fail(ws_conn *c) {
+  wsc_post_fail(c, WS_STAGE_TLS, false, tls_retryable(c->tls), 0, tls_error_message(c->tls), NULL,
+                0);
+  wsc_kill(c);
+}
+
+void wsd_tls_step(ws_conn *c) {
+  int r = tls_handshake(c->tls);
+  if (tls_pending_bytes(c->tls)) net_defer_run(&c->turn); /* our next flight */
+  if (r == TLS_WANT_IO) return;
+  if (r == TLS_ERROR) {
+    wsd_tls_fail(c);
+    return;
+  }
+  upgrade(c);
+}
+
+/* ---- the upgrade ---- */
+
+static void upgrade(ws_conn *c) {
   c->state = C_HANDSHAKE;
   ws_connect_opts *o = c->dial->opts;
   char key[WS_KEY_LEN + 1], err[256];
@@ -149,7 +214,8 @@ static void connected(ws_conn *c) {
     fail(c, WS_STAGE_HANDSHAKE, true, "cannot make a Sec-WebSocket-Key: %s", strerror(errno));
     return;
   }
-  ws_request req = {&o->url, o->protocols, o->nprotocols, NULL, o->headers, o->nheaders};
+  const char *offer = pmd_offer(o->compression); /* NULL: compression disabled */
+  ws_request req = {&o->url, o->protocols, o->nprotocols, offer, o->headers, o->nheaders};
   wbuf b = WBUF_INIT;
   if (ws_build_request(&b, &req, key, err, sizeof err) < 0) {
     wbuf_free(&b);
@@ -167,10 +233,26 @@ static void connected(ws_conn *c) {
   memcpy(ch->data, b.data, b.len);
   ch->len = b.len;
   wbuf_free(&b);
-  ws_response_init(c->dial->resp, key, o->protocols, o->nprotocols, false);
+  ws_response_init(c->dial->resp, key, o->protocols, o->nprotocols, offer != NULL);
   wbuf_reserve(&c->dial->hs, WS_HS_MAX_BYTES); /* never grows: the response points into it */
   wsc_queue(c, ch);
   wsc_read_arm(c);
+}
+
+/* The server's Sec-WebSocket-Extensions lines against our offer. False: the connection failed. */
+static bool negotiate(ws_conn *c, pmd_params *out) {
+  ws_response *rs = c->dial->resp;
+  ws_str lines[WS_HS_MAX_HEADERS];
+  size_t n = 0, pos = 0;
+  const ws_header *h;
+  while (n < WS_HS_MAX_HEADERS && (h = ws_response_next(rs, "sec-websocket-extensions", &pos)))
+    lines[n++] = (ws_str){h->value, h->value_len};
+  char err[PMD_ERR_MAX], msg[PMD_ERR_MAX + 32];
+  if (pmd_negotiate(c->dial->opts->compression, lines, n, out, err, sizeof err) == 0) return true;
+  snprintf(msg, sizeof msg, "upgrade failed: %s", err);
+  wsc_post_fail(c, WS_STAGE_HANDSHAKE, false, true, rs->status, msg, NULL, 0);
+  wsc_kill(c);
+  return false;
 }
 
 void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n) {
@@ -188,12 +270,15 @@ void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n) {
     wsc_kill(c);
     return;
   }
+  pmd_params pmd;
+  if (!negotiate(c, &pmd)) return;
   /* open: frames may already follow the head, in hs and in the rest of p */
   wbuf rest = c->dial->hs;
   c->dial->hs = (wbuf)WBUF_INIT;
   const ws_str *proto = &c->dial->resp->protocol;
-  wsc_open(c, proto->ptr, proto->ptr ? proto->len : 0); /* frees resp, which points into rest */
-  if (c->state == C_OPEN && rest.len > head)
+  /* wsc_open frees resp, which points into rest */
+  if (wsc_open(c, proto->ptr, proto->ptr ? proto->len : 0, &pmd) && c->state == C_OPEN &&
+      rest.len > head)
     wsc_frames_feed(c, (const uint8_t *)rest.data + head, rest.len - head);
   wbuf_free(&rest);
   if (c->state == C_OPEN && take < n) wsc_frames_feed(c, p + take, n - take);
@@ -223,12 +308,6 @@ static void on_dns(uint64_t owner, struct addrinfo *ai, const char *err) {
 
 void wsd_start(ws_conn *c) {
   url_parts *u = &c->dial->opts->url;
-  if (u->tls) {
-    wsc_post_fail(c, WS_STAGE_TLS, false, false, 0, "wss:// needs TLS, which is not built yet",
-                  NULL, 0);
-    wsc_kill(c);
-    return;
-  }
   if (u->host_kind == URL_HOST_NAME) {
     if (dns_resolve(u->host, u->port, c->idn.id, on_dns) < 0)
       fail(c, WS_STAGE_DNS, true, "lookup %s: cannot start a resolver thread", u->host);

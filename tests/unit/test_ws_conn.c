@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "core/clock.h"
 #include "net/netloop.h"
 #include "net/ws_client.h"
@@ -86,8 +87,13 @@ static int accept_peer(int ls) {
   return c;
 }
 
-/* Reads the upgrade request and answers 101 (with protocol, if any). */
-static void upgrade(int c, const char *protocol) {
+/* Reads the upgrade request and answers 101 (with protocol, if any, and extension, if any);
+ * the request is kept in last_request. */
+static char last_request[8192];
+static void upgrade_ext(int c, const char *protocol, const char *extension);
+static void upgrade(int c, const char *protocol) { upgrade_ext(c, protocol, NULL); }
+
+static void upgrade_ext(int c, const char *protocol, const char *extension) {
   char req[8192];
   size_t n = 0;
   while (n < sizeof req - 1) {
@@ -100,12 +106,14 @@ static void upgrade(int c, const char *protocol) {
   char *k = strcasestr(req, "Sec-WebSocket-Key: ");
   CHECK(k != NULL);
   if (!k) return;
-  char accept[WS_ACCEPT_LEN + 1], resp[512];
+  memcpy(last_request, req, n + 1);
+  char accept[WS_ACCEPT_LEN + 1], resp[768];
   ws_accept_key(accept, k + 19);
   int rl = snprintf(resp, sizeof resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n", accept,
+                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s%s%s%s\r\n", accept,
                     protocol ? "Sec-WebSocket-Protocol: " : "", protocol ? protocol : "",
-                    protocol ? "\r\n" : "");
+                    protocol ? "\r\n" : "", extension ? "Sec-WebSocket-Extensions: " : "",
+                    extension ? extension : "", extension ? "\r\n" : "");
   send(c, resp, (size_t)rl, MSG_NOSIGNAL);
 }
 
@@ -208,7 +216,7 @@ static void test_echo_and_close(void) {
     CHECK(memcmp(e->data + 1, "hello", 5) == 0);
     mbox_entry_free(e);
   }
-  size_t n = ws_net_send(id, WS_OP_BINARY, "\x01\x02\x03", 3, &m);
+  size_t n = ws_net_send(id, WS_OP_BINARY, false, "\x01\x02\x03", 3, &m);
   CHECK_EQ(n, 2 + 4 + 3);
   uint8_t buf[256];
   size_t len;
@@ -440,6 +448,107 @@ static void test_keepalive(void) {
   check_quiet();
 }
 
+/* Raw deflate of data, sync-flushed, 00 00 ff ff removed (RFC 7692 §7.2.1); one stream
+ * (context takeover) when z is reused. */
+static size_t deflate_msg(z_stream *z, const void *data, size_t len, uint8_t *out, size_t cap) {
+  z->next_in = (Bytef *)data;
+  z->avail_in = (uInt)len;
+  z->next_out = out;
+  z->avail_out = (uInt)cap;
+  CHECK_EQ(deflate(z, Z_SYNC_FLUSH), Z_OK);
+  size_t n = cap - z->avail_out;
+  CHECK(n >= 4 && memcmp(out + n - 4, "\x00\x00\xff\xff", 4) == 0);
+  return n - 4;
+}
+
+static void send_frame_ex(int c, uint8_t b0, const void *data, size_t len) {
+  uint8_t h[10];
+  size_t hl = 2;
+  h[0] = b0;
+  if (len < 126) {
+    h[1] = (uint8_t)len;
+  } else {
+    h[1] = 126;
+    h[2] = (uint8_t)(len >> 8);
+    h[3] = (uint8_t)len;
+    hl = 4;
+  }
+  send(c, h, hl, MSG_NOSIGNAL);
+  if (len) send(c, data, len, MSG_NOSIGNAL);
+}
+
+/* permessage-deflate on the net side: the offer goes out, WSE_OPEN reports what was agreed,
+ * compressed messages (whole, fragmented, with the server's context) are inflated, and one
+ * that inflates past read_limit fails with 1009. */
+static void test_compression(void) {
+  uint16_t port;
+  int ls = listen_on(&port), peer;
+  ws_connect_opts *o = opts_for(port, "/");
+  o->compression = 1;
+  o->read_limit = 100000;
+  uint64_t id = ws_net_connect(&mb, 7, o);
+  peer = accept_peer(ls);
+  upgrade_ext(peer, NULL, "permessage-deflate; server_max_window_bits=10");
+  CHECK(strstr(last_request, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12") != NULL);
+  mbox_entry *e = expect(WSE_OPEN, 2000);
+  if (e) {
+    ws_open_event oe;
+    memcpy(&oe, e->data, sizeof oe);
+    CHECK(oe.pmd.enabled);
+    CHECK_EQ(oe.pmd.server_max_window_bits, 10);
+    CHECK_EQ(oe.pmd.client_max_window_bits, 12);
+    CHECK(!oe.pmd.server_no_context_takeover && !oe.pmd.client_no_context_takeover);
+    CHECK_EQ(oe.protocol_len, 0);
+    mbox_entry_free(e);
+  }
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  CHECK_EQ(deflateInit2(&z, 6, Z_DEFLATED, -10, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  static uint8_t text[30000], out[40000];
+  for (size_t i = 0; i < sizeof text; i++) text[i] = (uint8_t)"compress me! "[i % 13];
+  size_t n = deflate_msg(&z, text, sizeof text, out, sizeof out);
+  send_frame_ex(peer, 0x80 | 0x40 | WS_OP_TEXT, out, n); /* one frame, RSV1 */
+  e = expect(WSE_MESSAGE, 2000);
+  if (e) {
+    CHECK_EQ(e->len, 1 + sizeof text);
+    CHECK(e->data[0] == WS_OP_TEXT && memcmp(e->data + 1, text, sizeof text) == 0);
+    mbox_entry_free(e);
+  }
+  /* the same again: with the server's context it is a few bytes; in three fragments, RSV1 on
+   * the first only, a ping between them */
+  n = deflate_msg(&z, text, sizeof text, out, sizeof out);
+  CHECK(n < 100);
+  send_frame_ex(peer, 0x40 | WS_OP_BINARY, out, 1);
+  send_frame(peer, WS_OP_PING, "p", 1);
+  send_frame_ex(peer, WS_OP_CONT, out + 1, 1);
+  send_frame_ex(peer, 0x80 | WS_OP_CONT, out + 2, n - 2);
+  uint8_t buf[256];
+  size_t len;
+  CHECK_EQ(read_frame(peer, buf, sizeof buf, &len), WS_OP_PONG);
+  e = expect(WSE_MESSAGE, 2000);
+  if (e) {
+    CHECK_EQ(e->len, 1 + sizeof text);
+    CHECK(e->data[0] == WS_OP_BINARY && memcmp(e->data + 1, text, sizeof text) == 0);
+    mbox_entry_free(e);
+  }
+  /* 200 KB of zeros compress to a few hundred bytes and inflate past read_limit: 1009 */
+  static uint8_t zeros[200000];
+  n = deflate_msg(&z, zeros, sizeof zeros, out, sizeof out);
+  send_frame_ex(peer, 0x80 | 0x40 | WS_OP_BINARY, out, n);
+  e = expect(WSE_CLOSED, 2000);
+  if (e) {
+    CHECK_EQ(closed_code(e), 1009);
+    mbox_entry_free(e);
+  }
+  CHECK_EQ(read_frame(peer, buf, sizeof buf, &len), WS_OP_CLOSE);
+  CHECK(len >= 2 && buf[0] == 0x03 && buf[1] == 0xF1);
+  deflateEnd(&z);
+  close(peer);
+  close(ls);
+  check_quiet();
+  (void)id;
+}
+
 static void run_all(const char *backend) {
   setenv("WISP_IO_BACKEND", backend, 1);
   if (net_start() != 0) {
@@ -454,6 +563,7 @@ static void run_all(const char *backend) {
   test_failures();
   test_abort();
   test_keepalive();
+  test_compression();
   net_stop();
 }
 
