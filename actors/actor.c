@@ -26,6 +26,7 @@ static void (*cleanup_fn)(actor *a);
 void actor_set_handler(uint32_t kind, actor_handler fn) {
   if (kind <= MB_SIGNAL) handlers[kind] = fn;
 }
+actor_handler actor_get_handler(uint32_t kind) { return kind <= MB_SIGNAL ? handlers[kind] : NULL; }
 void actor_set_cleanup(void (*fn)(actor *a)) { cleanup_fn = fn; }
 
 /* ---- memory ---- */

@@ -140,6 +140,7 @@ void actor_fail(actor *a, int kind, const char *msg);
  * free the entry. */
 typedef void (*actor_handler)(lua_State *L, actor *a, mbox_entry *e);
 void actor_set_handler(uint32_t kind, actor_handler fn);
+actor_handler actor_get_handler(uint32_t kind); /* to wrap one (metrics) */
 
 /* Hook for higher layers to release per-actor state (a->ext) when the actor ends, called
  * before the Lua state is closed. */

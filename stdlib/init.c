@@ -36,6 +36,7 @@ void stdlib_init(void) {
   time_register();
   process_register();
   websocket_register();
+  ws_metrics_install(); /* after websocket_register: it wraps that handler */
   process_set_checker(check_process_action);
   process_set_security_retain(retain_context);
   actor_set_security_release(release_context);

@@ -15,6 +15,7 @@ int luaopen_wisp_json(lua_State *L);
 int luaopen_wisp_errors(lua_State *L);
 int luaopen_wisp_logger(lua_State *L);
 int luaopen_wisp_env(lua_State *L);
-void env_snapshot(void); /* copies the environment; once, before any actor runs */
+void env_snapshot(void);
+void ws_metrics_install(void); /* wraps the MB_NET handler: after the websocket module registered */ /* copies the environment; once, before any actor runs */
 
 #endif

@@ -224,7 +224,8 @@ def t_admin():
         check(status == 200, f"/metrics: {status}")
         # a real Prometheus text-format parser (Debian's python3-prometheus-client)
         r = subprocess.run(["/usr/bin/python3", "-c", PROM_PARSE, "wisp_actors", "wisp_actors_spawned",
-                            "wisp_scheduler_run_queue_length", "wisp_actor_memory_bytes"],
+                            "wisp_scheduler_run_queue_length", "wisp_actor_memory_bytes",
+                            "wisp_websocket_connections", "wisp_websocket_opened"],
                            input=metrics, capture_output=True, text=True, timeout=20)
         check(r.returncode == 0, f"prometheus parser refused /metrics: {r.stderr[-500:]}")
         status, _ = http_get(port, "/nope")
@@ -267,7 +268,27 @@ def t_sighup():
     r = subprocess.run([WISP, "--log-level-file", "/nonexistent", "run", f"{APPS}/hostmem"], capture_output=True, text=True, timeout=10)
     check(r.returncode == 1 and "log-level-file" in r.stderr, f"unreadable level file: {r.returncode} {r.stderr}")
 
-TESTS = [t_sighup, t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+def t_ws_metrics():
+    port = free_port()
+    p = subprocess.Popen([WISP, "--log-format", "json", "--admin", f"127.0.0.1:{port}", "run", f"{APPS}/wsmetrics"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                status, body = http_get(port, "/metrics")
+                if 'wisp_websocket_connect_failures_total{stage="tcp"} 3' in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        check('wisp_websocket_connect_failures_total{stage="tcp"} 3' in body, "3 refused dials counted at stage tcp")
+        check('wisp_websocket_connections{state="open"} 0' in body, "no connection open")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=20)
+
+TESTS = [t_ws_metrics, t_sighup, t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
