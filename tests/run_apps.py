@@ -288,7 +288,50 @@ def t_ws_metrics():
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=20)
 
-TESTS = [t_ws_metrics, t_sighup, t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
+class example_server:
+    """Starts an example's Python websockets server (Debian's, /usr/bin/python3) on a free port."""
+    def __init__(self, script, *args):
+        self.port = free_port()
+        self.p = subprocess.Popen(["/usr/bin/python3", script, "--port", str(self.port), *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        import socket
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"{script} did not start")
+    def __enter__(self):
+        return self
+    def __exit__(self, *a):
+        self.p.kill()
+        self.p.wait()
+
+def run_x(app, entry, *args):
+    return subprocess.run([WISP, "--log-format", "text", "run", app, "-x", entry, *args],
+                          capture_output=True, text=True, timeout=60)
+
+def t_example_graphql():
+    with example_server("examples/graphql-subscription/server.py") as srv:
+        r = run_x("examples/graphql-subscription", "app:subscribe", f"ws://127.0.0.1:{srv.port}/graphql", "5")
+    check(r.returncode == 0 and "subscription complete: 5 ticks" in r.stdout, f"graphql: {r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
+
+def t_example_fanout():
+    with example_server("examples/feed-fanout/server.py") as srv:
+        r = run_x("examples/feed-fanout", "app:feed", f"ws://127.0.0.1:{srv.port}/feed", "30")
+    check(r.returncode == 0 and "30 ticks forwarded, 30 received by 3 subscribers" in r.stdout,
+          f"fan-out: {r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
+
+def t_examples_as_apps():
+    with example_server("examples/chat/server.py", "--token", "demo-token") as srv:
+        r = run_x("examples/chat", "app:chat", f"ws://127.0.0.1:{srv.port}/ws", "demo-token", "lobby")
+    check(r.returncode == 0 and "disconnected" in r.stdout, f"chat app: {r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
+    with example_server("examples/price-stream/server.py") as srv:
+        r = run_x("examples/price-stream", "app:prices", f"ws://127.0.0.1:{srv.port}/prices", "200ms", "20")
+    check(r.returncode == 0, f"price-stream app: {r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
+
+TESTS = [t_example_graphql, t_example_fanout, t_examples_as_apps, t_ws_metrics, t_sighup, t_admin, t_init, t_security, t_pingpong_example, t_restart, t_hostmem, t_shutdown, t_second_signal, t_xrun, t_check, t_test_cmd, t_usage]
 
 def main():
     passed = failed = 0
