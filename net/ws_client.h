@@ -21,6 +21,7 @@
  * WS_SEND_HWM is always woken. */
 #ifndef WISP_NET_WS_CLIENT_H
 #define WISP_NET_WS_CLIENT_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,24 @@
 #define WS_DEFAULT_COMPRESSION_THRESHOLD 128
 #define WS_MAX_COMPRESSION_THRESHOLD 104857600
 
+/* Counters of a client's traffic, shared by the binding (reader, any time) and the net thread
+ * (the only writer: every connection of the client adds to the same object, so the numbers
+ * cover reconnects). Reference counted: the binding holds one, each connection another. */
+typedef struct ws_stats {
+  _Atomic int refs;
+  _Atomic uint64_t bytes_in, bytes_out;   /* socket bytes: upgrade, CONNECT, TLS records, frames */
+  _Atomic uint64_t frames_in, frames_out; /* WebSocket frames, control frames included */
+  _Atomic uint64_t messages_in;           /* data messages posted to the actor */
+  _Atomic uint64_t pings_sent;            /* written: ping() and keepalive */
+  _Atomic int64_t rtt_ns;                 /* last ping written -> next pong; -1 until a pong */
+  _Atomic uint64_t z_wire, z_plain;       /* received data payload on connections with
+                                             permessage-deflate: as on the wire, inflated */
+} ws_stats;
+
+ws_stats *ws_stats_new(void); /* one reference; aborts when out of memory */
+void ws_stats_retain(ws_stats *s);
+void ws_stats_release(ws_stats *s); /* NULL is fine */
+
 /* Connection options, validated by the binding. ws_net_connect takes ownership. */
 typedef struct ws_connect_opts {
   url_parts url;             /* parsed and policy-checked by the binding */
@@ -65,10 +84,23 @@ typedef struct ws_connect_opts {
   bool insecure;
   tls_ctx *tls;              /* wss: the shared context for these options (a reference),
                                 obtained by the binding; released with the options */
+  /* HTTP proxy (net/ws_proxy.h): the tunnel is opened with CONNECT to url's host and port */
+  bool use_proxy;
+  url_parts proxy;           /* parsed with URL_PROXY; user info becomes Proxy-Authorization */
+  /* between connections of one client (reconnects) */
+  int64_t start_delay_ns;    /* wait this long before resolving (the back-off); 0 = at once */
+  uint32_t initial_credits;  /* read credits at the start (messages the actor still holds from
+                                an earlier connection count against channel_capacity); set to
+                                channel_capacity by ws_connect_opts_new */
+  ws_stats *stats;           /* a reference, or NULL: counters to add to */
 } ws_connect_opts;
 
 /* A zeroed options object with every default set; NULL when out of memory. */
 ws_connect_opts *ws_connect_opts_new(void);
+/* A deep copy for another connection of the same client: everything except url, proxy and
+ * tls (the binding sets them per dial), stats (a new reference) and start_delay_ns (0).
+ * NULL when out of memory. */
+ws_connect_opts *ws_connect_opts_clone(const ws_connect_opts *o);
 void ws_connect_opts_free(ws_connect_opts *o); /* NULL is fine */
 
 /* Any thread. Starts a connection and returns its id (never 0); the mailbox is retained until
@@ -98,14 +130,15 @@ void ws_net_abort(uint64_t conn);
 size_t ws_net_count(void);
 
 enum ws_event_kind {
-  WSE_OPEN = 1, /* data: ws_open_event, then protocol_len bytes of the subprotocol */
+  WSE_OPEN = 1, /* data: ws_open_event, then protocol_len bytes of the subprotocol, then
+                   headers_len bytes: the 101's header lines as name NUL value NUL ... */
   WSE_FAIL,     /* data: ws_fail_event, then msg_len bytes of message, then location_len bytes */
   WSE_MESSAGE,  /* data: u8 type (WS_OP_TEXT or WS_OP_BINARY), then the payload */
   WSE_DRAINED,  /* data: u64 bytes of user frames flushed since the previous WSE_DRAINED */
   WSE_CLOSED,   /* data: ws_closed_event, then reason_len bytes of reason, then why_len bytes */
 };
 
-enum ws_stage { WS_STAGE_DNS = 1, WS_STAGE_TCP, WS_STAGE_TLS, WS_STAGE_HANDSHAKE };
+enum ws_stage { WS_STAGE_DNS = 1, WS_STAGE_TCP, WS_STAGE_TLS, WS_STAGE_HANDSHAKE, WS_STAGE_PROXY };
 
 /* Compression is split by direction: the binding compresses what it sends (on the worker,
  * with its own pmd_conn made from `pmd`), the net thread inflates what it receives. Both
@@ -113,6 +146,8 @@ enum ws_stage { WS_STAGE_DNS = 1, WS_STAGE_TCP, WS_STAGE_TLS, WS_STAGE_HANDSHAKE
 typedef struct ws_open_event {
   pmd_params pmd;        /* what permessage-deflate negotiation agreed; .enabled false: none */
   uint16_t protocol_len; /* the negotiated subprotocol follows (0: none) */
+  uint16_t status;       /* of the upgrade response (101) */
+  uint32_t headers_len;  /* the response's headers follow the subprotocol */
 } ws_open_event;
 
 typedef struct ws_fail_event {
@@ -122,7 +157,7 @@ typedef struct ws_fail_event {
   uint8_t pad;
   uint16_t status;   /* HTTP status of the upgrade response, 0 when none came */
   uint16_t msg_len;
-  uint16_t location_len; /* Location of a 3xx response (redirects are not followed) */
+  uint16_t location_len; /* Location of a 3xx response (the binding follows it if asked) */
   uint16_t address_len;  /* after location: the address last tried ("[::1]:80"), stage tcp */
 } ws_fail_event;
 
@@ -133,9 +168,13 @@ typedef struct ws_closed_event {
   uint16_t reason_len; /* the close reason that goes with code */
   uint16_t why_len;    /* a diagnostic for error messages ("read timeout", "connection reset
                           by peer", "received close 1000"), never empty */
-  uint16_t pad;
+  uint8_t flags;       /* WS_CLOSED_* */
+  uint8_t pad;
 } ws_closed_event;
 
-const char *ws_stage_name(int stage); /* "dns", "tcp", "tls", "handshake" */
+#define WS_CLOSED_BY_PEER 0x1u  /* code and reason are those of the server's close frame */
+#define WS_CLOSED_SHUTDOWN 0x2u /* the runtime is stopping */
+
+const char *ws_stage_name(int stage); /* "dns", "tcp", "tls", "handshake", "proxy" */
 
 #endif

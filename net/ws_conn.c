@@ -40,7 +40,13 @@
  *  - permessage-deflate: this side only inflates (the binding compresses on the worker).
  *    Compressed messages are inflated into the mailbox entry as the frames arrive, UTF-8 is
  *    checked on the inflated bytes, read_limit counts inflated bytes (pmd_decompress stops at
- *    read_limit + 1 and the connection fails with 1009). */
+ *    read_limit + 1 and the connection fails with 1009).
+ *  - Statistics (ws_client.h ws_stats): this thread is the only writer, so a counter is a
+ *    relaxed load and store, not a locked add; bytes are counted per completed socket
+ *    operation, frames per chunk written and per header parsed, the round trip from a ping's
+ *    write to the next pong.
+ *  - A reconnect's back-off is the WAIT state: the connection exists (close and abort work on
+ *    it) and its deadline starts the dial; dial_timeout counts from there. */
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <errno.h>
@@ -100,6 +106,7 @@ const char *ws_stage_name(int stage) {
   case WS_STAGE_DNS: return "dns";
   case WS_STAGE_TCP: return "tcp";
   case WS_STAGE_TLS: return "tls";
+  case WS_STAGE_PROXY: return "proxy";
   default: return "handshake";
   }
 }
@@ -114,8 +121,80 @@ ws_connect_opts *ws_connect_opts_new(void) {
   o->read_limit = WS_DEFAULT_READ_LIMIT;
   o->channel_capacity = WS_DEFAULT_CHANNEL_CAPACITY;
   o->compression_threshold = WS_DEFAULT_COMPRESSION_THRESHOLD;
+  o->initial_credits = WS_DEFAULT_CHANNEL_CAPACITY;
   return o;
 }
+
+static char *xstrdup(const char *s) {
+  if (!s) return NULL;
+  char *d = strdup(s);
+  if (!d) {
+    fputs("wisp: out of memory in the WebSocket client\n", stderr);
+    abort();
+  }
+  return d;
+}
+
+ws_connect_opts *ws_connect_opts_clone(const ws_connect_opts *o) {
+  ws_connect_opts *n = ws_connect_opts_new();
+  if (!n) return NULL;
+  ws_connect_opts keep = *n;
+  *n = *o;
+  n->url = keep.url;
+  n->proxy = keep.proxy;
+  n->use_proxy = false;
+  n->tls = NULL;
+  n->start_delay_ns = 0;
+  n->headers = NULL;
+  n->protocols = NULL;
+  n->nheaders = n->nprotocols = 0;
+  n->ca_file = xstrdup(o->ca_file);
+  n->cert_file = xstrdup(o->cert_file);
+  n->key_file = xstrdup(o->key_file);
+  n->server_name = xstrdup(o->server_name);
+  if (o->nheaders) {
+    n->headers = xcalloc(o->nheaders * sizeof *n->headers);
+    for (size_t i = 0; i < o->nheaders; i++) {
+      n->headers[i] = o->headers[i];
+      n->headers[i].name = xstrdup(o->headers[i].name);
+      n->headers[i].value = xstrdup(o->headers[i].value);
+    }
+    n->nheaders = o->nheaders;
+  }
+  if (o->nprotocols) {
+    n->protocols = xcalloc(o->nprotocols * sizeof *n->protocols);
+    for (size_t i = 0; i < o->nprotocols; i++) {
+      n->protocols[i].ptr = xstrdup(o->protocols[i].ptr);
+      n->protocols[i].len = o->protocols[i].len;
+    }
+    n->nprotocols = o->nprotocols;
+  }
+  if (n->stats) ws_stats_retain(n->stats);
+  return n;
+}
+
+/* ---- statistics ---- */
+
+ws_stats *ws_stats_new(void) {
+  ws_stats *s = xcalloc(sizeof *s);
+  atomic_init(&s->refs, 1);
+  atomic_init(&s->rtt_ns, -1);
+  return s;
+}
+
+void ws_stats_retain(ws_stats *s) { atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); }
+
+void ws_stats_release(ws_stats *s) {
+  if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) free(s);
+}
+
+/* The net thread is the counters' only writer: a load and a store, no locked add. */
+static inline void stat_add(ws_conn *c, _Atomic uint64_t *field, uint64_t n) {
+  (void)c;
+  atomic_store_explicit(field, atomic_load_explicit(field, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+#define STAT(c, f, n) do { if ((c)->stats) stat_add((c), &(c)->stats->f, (n)); } while (0)
 
 void ws_connect_opts_free(ws_connect_opts *o) {
   if (!o) return;
@@ -132,6 +211,8 @@ void ws_connect_opts_free(ws_connect_opts *o) {
   free(o->key_file);
   free(o->server_name);
   tls_ctx_release(o->tls);
+  url_free(&o->proxy);
+  ws_stats_release(o->stats);
   free(o);
 }
 
@@ -191,7 +272,8 @@ void wsc_post_fail(ws_conn *c, int stage, bool timeout, bool retryable, int stat
                            location_len, c->dial && c->dial->addr[0] ? c->dial->addr : NULL));
 }
 
-static void post_closed(ws_conn *c, int code, const void *reason, size_t rlen, const char *why) {
+static void post_closed_f(ws_conn *c, int code, const void *reason, size_t rlen, const char *why,
+                          unsigned flags) {
   if (c->closed_posted) return;
   c->closed_posted = true;
   if (!c->mb) return;
@@ -202,12 +284,17 @@ static void post_closed(ws_conn *c, int code, const void *reason, size_t rlen, c
   ce.code = (uint16_t)code;
   ce.reason_len = (uint16_t)rlen;
   ce.why_len = (uint16_t)wl;
+  ce.flags = (uint8_t)flags;
   mbox_entry *e = mbox_entry_new(MB_NET, 0, c->idn.id, NULL, sizeof ce + rlen + wl);
   e->flags = WSE_CLOSED;
   memcpy(e->data, &ce, sizeof ce);
   if (rlen) memcpy(e->data + sizeof ce, reason, rlen);
   memcpy(e->data + sizeof ce + rlen, why, wl);
   post_final(c, e);
+}
+
+static void post_closed(ws_conn *c, int code, const void *reason, size_t rlen, const char *why) {
+  post_closed_f(c, code, reason, rlen, why, 0);
 }
 
 static void post_drained(ws_conn *c) {
@@ -226,11 +313,17 @@ ws_conn *wsc_get(uint64_t id) {
   return (ws_conn *)net_idmap_get(&W.conns, id); /* idn is the first member */
 }
 
+/* Frees a chunk; a request (raw: the CONNECT may carry proxy credentials) is wiped first. */
+static void chunk_free(ws_chunk *ch) {
+  if (ch->raw) explicit_bzero(ch->data, ch->len);
+  free(ch);
+}
+
 static void free_chunks(ws_conn *c) {
   ws_chunk *ch = c->wq_head;
   while (ch) {
     ws_chunk *next = ch->next;
-    free(ch);
+    chunk_free(ch);
     ch = next;
   }
   c->wq_head = c->wq_tail = c->pong = c->enc = NULL;
@@ -263,6 +356,7 @@ static void conn_free(ws_conn *c) {
   wbuf_free(&c->stash);
   free_chunks(c);
   free(c->wmsg);
+  ws_stats_release(c->stats);
   if (c->mb) mbox_release(c->mb);
   free(c);
   atomic_fetch_sub(&live, 1);
@@ -299,6 +393,11 @@ static void conn_broken(ws_conn *c, const char *err) {
   c->eof = true;
   char why[256];
   switch (c->state) {
+  case C_PROXY:
+    snprintf(why, sizeof why, "proxy %s: %s", c->dial->opts->proxy.normalized,
+             err ? err : "the proxy closed the connection before answering CONNECT");
+    wsc_post_fail(c, WS_STAGE_PROXY, false, true, 0, why, NULL, 0);
+    break;
   case C_TLS:
     snprintf(why, sizeof why, "TLS handshake failed: %s", err ? err : "the server closed the "
              "connection");
@@ -332,7 +431,8 @@ static bool paused(const ws_conn *c) {
 
 static int64_t due(const ws_conn *c) {
   int64_t t = INT64_MAX;
-  if (c->state < C_OPEN) t = c->dial->deadline;
+  if (c->state == C_WAIT) t = c->dial->wait_until;
+  else if (c->state < C_OPEN) t = c->dial->deadline;
   if (c->close_deadline) t = min64(t, c->close_deadline);
   if (c->write_timeout && c->wq_head && c->state >= C_OPEN)
     t = min64(t, sat_add(c->wq_head->queued_ns, c->write_timeout));
@@ -451,7 +551,7 @@ static bool encrypt_queue(ws_conn *c) {
 }
 
 static void flush(ws_conn *c) {
-  if (c->wr_busy || c->fd < 0 || c->state < C_TLS || c->state == C_DONE) return;
+  if (c->wr_busy || c->fd < 0 || c->state < C_PROXY || c->state == C_DONE) return;
   size_t n = 0;
   if (c->tls) {
     if (c->state >= C_HANDSHAKE && !encrypt_queue(c)) return;
@@ -487,11 +587,18 @@ static void flush(ws_conn *c) {
 static void chunk_done(ws_conn *c, ws_chunk *ch) {
   c->wq_head = ch->next;
   if (!c->wq_head) c->wq_tail = NULL;
+  if (!ch->raw) {
+    STAT(c, frames_out, 1);
+    if ((ch->data[0] & 0x0F) == WS_OP_PING) {
+      STAT(c, pings_sent, 1);
+      c->rtt_from = net_loop_now();
+    }
+  }
   if (ch->user) {
     c->user_queued -= ch->len;
     c->drained_unreported += ch->len;
   }
-  free(ch);
+  chunk_free(ch);
 }
 
 /* Drops the n bytes the last sendmsg wrote from the front of the queue. */
@@ -523,6 +630,7 @@ static void on_sent(nb_op *op, int32_t res, uint32_t flags) {
     if (res < 0) {
       conn_broken(c, strerror(-res));
     } else {
+      STAT(c, bytes_out, (uint64_t)res);
       consume(c, (size_t)res);
       if (c->drained_unreported &&
           (c->drained_unreported >= WS_SEND_HWM / 2 || c->user_queued == 0))
@@ -546,7 +654,7 @@ static void on_recv(nb_op *op, int32_t res, uint32_t flags);
 static bool want_read(const ws_conn *c) {
   if (c->fd < 0 || c->eof || c->rd_busy || c->tls_rx_pending) return false;
   switch (c->state) {
-  case C_TLS: case C_HANDSHAKE: case C_CLOSING: return true;
+  case C_PROXY: case C_TLS: case C_HANDSHAKE: case C_CLOSING: return true;
   case C_OPEN: return c->discard || (c->credits > 0 && c->stash.len == 0);
   default: return false;
   }
@@ -579,7 +687,9 @@ static void on_recv(nb_op *op, int32_t res, uint32_t flags) {
     if (c->state != C_DONE) {
       const uint8_t *p = nb_buf(nb, id);
       c->last_rx = net_loop_now();
-      if (c->tls) tls_feed_ciphertext(c->tls, p, (size_t)res);
+      STAT(c, bytes_in, (uint64_t)res);
+      if (c->state == C_PROXY) wsd_proxy_feed(c, p, (size_t)res); /* c->tls comes after it */
+      else if (c->tls) tls_feed_ciphertext(c->tls, p, (size_t)res);
       else if (c->state == C_HANDSHAKE) wsd_hs_feed(c, p, (size_t)res);
       else wsc_frames_feed(c, p, (size_t)res);
     }
@@ -633,6 +743,7 @@ static void msg_post(ws_conn *c) {
   mbox_entry *e = c->msg;
   c->msg = NULL;
   c->credits--;
+  STAT(c, messages_in, 1);
   post(c, e);
 }
 
@@ -640,6 +751,10 @@ static void msg_add(ws_conn *c, const ws_event *ev) {
   size_t more = (size_t)c->parser.remaining; /* the rest of this frame */
   if (!c->msg) msg_start(c, ev->opcode, 1 + ev->len + more);
   msg_put(c, ev->data, ev->len, more);
+  if (c->pmd) { /* uncompressed on a compressing connection: counts 1:1 in the ratio */
+    STAT(c, z_wire, ev->len);
+    STAT(c, z_plain, ev->len);
+  }
   if (ev->flags & WS_DATA_FINAL) msg_post(c);
 }
 
@@ -664,7 +779,10 @@ static void msg_inflate(ws_conn *c, const ws_event *ev) {
     msg_start(c, ev->opcode, 1 + (size_t)guess);
     utf8_init(&c->zutf8);
   }
+  size_t before = c->msg->len;
   int code = pmd_decompress(c->pmd, ev->data, ev->len, fin, on_inflated, c);
+  STAT(c, z_wire, ev->len);
+  STAT(c, z_plain, c->msg->len - before);
   const char *reason = code ? pmd_error(c->pmd) : "";
   if (code == WS_CLOSE_INVALID_PAYLOAD && c->zutf8.state == UTF8_REJECT) {
     reason = "invalid UTF-8 in text message";
@@ -722,7 +840,7 @@ static void got_peer_close(ws_conn *c, int code, const uint8_t *reason, size_t r
   snprintf(why, sizeof why, "the server closed the connection (%d%s%.*s)", code,
            rlen ? ": " : "", (int)rlen, (const char *)reason);
   if (c->fail_code) post_closed(c, c->fail_code, "", 0, why);
-  else post_closed(c, code, reason, rlen, why);
+  else post_closed_f(c, code, reason, rlen, why, WS_CLOSED_BY_PEER);
   wsc_schedule(c);
 }
 
@@ -738,6 +856,10 @@ static void on_event(ws_conn *c, const ws_event *ev) {
     break;
   case WS_EV_PONG: /* the next keepalive ping is due earlier than the pong deadline was */
     c->ping_sent = 0;
+    if (c->rtt_from && c->stats) {
+      atomic_store_explicit(&c->stats->rtt_ns, net_loop_now() - c->rtt_from, memory_order_relaxed);
+      c->rtt_from = 0;
+    }
     wsc_schedule(c);
     break;
   case WS_EV_CLOSE: got_peer_close(c, ev->code, ev->data, ev->len); break;
@@ -757,8 +879,10 @@ static void feed(ws_conn *c, const uint8_t *p, size_t n) {
     }
     size_t used = 0;
     ws_event ev;
+    uint64_t frames = c->parser.frames;
     int r = ws_parse(&c->parser, p + off, n - off, &used, &ev);
     off += used;
+    if (c->parser.frames != frames) STAT(c, frames_in, c->parser.frames - frames);
     if (r == WS_NEED_MORE) return;
     if (r == WS_ERROR) {
       char why[160];
@@ -816,23 +940,36 @@ void wsc_tls_pump(ws_conn *c) {
   if (c->state != C_DONE && tls_pending_bytes(c->tls)) net_defer_run(&c->turn);
 }
 
-bool wsc_open(ws_conn *c, const char *protocol, size_t len, const pmd_params *pmd) {
+bool wsc_open(ws_conn *c, const ws_response *resp, const pmd_params *pmd) {
   ws_connect_opts *o = c->dial->opts;
+  const char *protocol = resp->protocol.ptr;
+  size_t len = protocol ? resp->protocol.len : 0, hl = 0;
+  for (size_t i = 0; i < resp->nheaders; i++)
+    hl += resp->headers[i].name_len + resp->headers[i].value_len + 2;
   if (pmd->enabled && !(c->pmd = pmd_conn_new(pmd, 0, o->read_limit))) {
     wsc_post_fail(c, WS_STAGE_HANDSHAKE, false, true, 101, "upgrade failed: out of memory for "
                   "permessage-deflate", NULL, 0);
     wsc_kill(c);
     return false;
   }
-  ws_open_event oe = {*pmd, (uint16_t)len};
-  mbox_entry *e = mbox_entry_new(MB_NET, 0, c->idn.id, NULL, sizeof oe + len);
+  ws_open_event oe = {*pmd, (uint16_t)len, (uint16_t)resp->status, (uint32_t)hl};
+  mbox_entry *e = mbox_entry_new(MB_NET, 0, c->idn.id, NULL, sizeof oe + len + hl);
   e->flags = WSE_OPEN;
   memcpy(e->data, &oe, sizeof oe);
   if (len) memcpy(e->data + sizeof oe, protocol, len);
+  char *h = e->data + sizeof oe + len;
+  for (size_t i = 0; i < resp->nheaders; i++) { /* name NUL value NUL */
+    const ws_header *rh = &resp->headers[i];
+    memcpy(h, rh->name, rh->name_len);
+    h[rh->name_len] = 0;
+    h += rh->name_len + 1;
+    memcpy(h, rh->value, rh->value_len);
+    h[rh->value_len] = 0;
+    h += rh->value_len + 1;
+  }
   ws_parser_config pc = {o->read_limit, pmd->enabled};
   ws_parser_init(&c->parser, &pc);
-  c->state = C_OPEN;
-  c->credits = c->capacity;
+  c->state = C_OPEN; /* credits: set at creation, added to by K_CREDIT since */
   c->last_rx = net_loop_now();
   wsd_free(c);
   post(c, e);
@@ -861,7 +998,12 @@ static void on_deadline(net_deadline *d) {
   wsc_enter(c);
   int64_t now = net_loop_now();
   char dur[DUR_FORMAT_MAX], why[200];
-  if (c->state < C_OPEN && now >= c->dial->deadline) {
+  if (c->state == C_WAIT) {
+    if (now >= c->dial->wait_until) {
+      c->state = C_RESOLVE;
+      wsd_start(c);
+    }
+  } else if (c->state < C_OPEN && now >= c->dial->deadline) {
     int stage = wsd_stage(c);
     dur_format(c->dial->opts->dial_timeout_ns, dur, sizeof dur);
     snprintf(why, sizeof why, "dial timeout: not connected after %s (stage %s)", dur,
@@ -925,15 +1067,19 @@ static void conn_create(ws_cmd *k) {
   c->ping_interval = o->ping_interval_ns;
   c->ping_timeout = o->ping_timeout_ns;
   c->capacity = o->channel_capacity ? o->channel_capacity : WS_DEFAULT_CHANNEL_CAPACITY;
+  c->credits = o->initial_credits < c->capacity ? o->initial_credits : c->capacity;
+  c->stats = o->stats;
+  if (c->stats) ws_stats_retain(c->stats);
   c->dl.fn = on_deadline;
   c->turn.fn = on_turn;
-  c->state = C_RESOLVE;
-  c->dial->deadline = sat_add(net_loop_now(), o->dial_timeout_ns > 0 ? o->dial_timeout_ns
-                                                                     : WS_DEFAULT_DIAL_TIMEOUT_NS);
+  c->dial->wait_until = sat_add(net_loop_now(), o->start_delay_ns > 0 ? o->start_delay_ns : 0);
+  c->state = o->start_delay_ns > 0 ? C_WAIT : C_RESOLVE;
+  c->dial->deadline = sat_add(c->dial->wait_until, o->dial_timeout_ns > 0 ? o->dial_timeout_ns
+                                                                          : WS_DEFAULT_DIAL_TIMEOUT_NS);
   net_idmap_put(&W.conns, &c->idn);
   wsc_enter(c);
   wsc_schedule(c);
-  wsd_start(c);
+  if (c->state == C_RESOLVE) wsd_start(c);
   wsc_leave(c);
 }
 
@@ -1018,8 +1164,8 @@ static void stop_one(net_idnode *n, void *ud) {
   if (c->state < C_OPEN)
     wsc_post_fail(c, wsd_stage(c), false, true, 0, "the runtime is shutting down", NULL, 0);
   else
-    post_closed(c, sent ? WS_CLOSE_GOING_AWAY : WS_CLOSE_ABNORMAL, "", 0,
-                "the runtime is shutting down");
+    post_closed_f(c, sent ? WS_CLOSE_GOING_AWAY : WS_CLOSE_ABNORMAL, "", 0,
+                  "the runtime is shutting down", WS_CLOSED_SHUTDOWN);
   c->state = C_DONE;
   conn_free(c);
 }

@@ -4,7 +4,9 @@
  * closing, the commands from ws_client.h). Net thread only, except where ws_client.h says
  * otherwise.
  *
- * States: RESOLVE -> CONNECT -> [TLS ->] HANDSHAKE -> OPEN -> CLOSING -> DONE. Before OPEN a
+ * States: [WAIT ->] RESOLVE -> CONNECT -> [PROXY ->] [TLS ->] HANDSHAKE -> OPEN -> CLOSING
+ * -> DONE (WAIT: a reconnect's back-off; PROXY: the CONNECT exchange with an HTTP proxy, after
+ * which TLS and the upgrade run inside the tunnel). Before OPEN a
  * connection
  * ends with WSE_FAIL, after it with WSE_CLOSED; DONE means it is leaving: out of the id map,
  * ops cancelled, freed when the last op has called back and no entry point is running
@@ -22,7 +24,7 @@
 #include "net/ws_client.h"
 
 enum ws_conn_state {
-  C_RESOLVE = 1, C_CONNECT, C_TLS, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DONE
+  C_WAIT = 1, C_RESOLVE, C_CONNECT, C_PROXY, C_TLS, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DONE
 };
 
 #define WS_IOV_MAX 64 /* frames (or TLS output chunks) gathered into one sendmsg */
@@ -41,6 +43,7 @@ typedef struct ws_chunk {
   size_t len, off;   /* frame bytes; bytes already written (plain) or encrypted (wss) */
   uint64_t ct_end;   /* wss: position in the ciphertext stream where this frame ends */
   bool user;         /* counted in the binding's outstanding bytes */
+  bool raw;          /* not a frame: the upgrade or CONNECT request */
   bool in_flight;    /* plain: part of the sendmsg in flight; wss: encryption has begun. Either
                         way its bytes are fixed (a queued pong is rewritten only before) */
   uint8_t data[];
@@ -54,13 +57,15 @@ typedef struct ws_sendmsg {
 /* What only dialing needs: allocated with the connection, freed when it opens. */
 typedef struct ws_dial {
   ws_connect_opts *opts;
-  int64_t deadline;    /* dial_timeout: DNS + TCP + TLS + upgrade */
+  int64_t wait_until;  /* WAIT: when to start resolving */
+  int64_t deadline;    /* dial_timeout: DNS + TCP + TLS + upgrade, counted after WAIT */
   struct addrinfo *ai, *ai_next;
   int tried;           /* addresses tried */
   char addr[64];       /* the address being (or last) tried, "[::1]:80" */
   char err[128];       /* why the last address failed */
   ws_response *resp;
-  wbuf hs;             /* response head received so far (capacity WS_HS_MAX_BYTES) */
+  wbuf hs;             /* response head received so far (capacity WS_HS_MAX_BYTES); in PROXY
+                          the proxy's answer so far */
 } ws_dial;
 
 typedef struct ws_conn {
@@ -98,6 +103,8 @@ typedef struct ws_conn {
   bool eof;
   int64_t last_rx;     /* monotonic time of the last bytes received */
   int64_t ping_sent;   /* keepalive ping outstanding since, 0 when none */
+  int64_t rtt_from;    /* when the last ping was written, 0 once its pong came (stats) */
+  ws_stats *stats;     /* a reference, or NULL */
 
   /* writing */
   ws_chunk *wq_head, *wq_tail;
@@ -120,9 +127,10 @@ void wsc_kill(ws_conn *c);               /* -> DONE */
 void wsc_schedule(ws_conn *c);           /* (re)arms the deadline for the earliest due time */
 void wsc_queue(ws_conn *c, ws_chunk *ch);
 void wsc_read_arm(ws_conn *c);
-/* HANDSHAKE -> OPEN with the negotiated subprotocol and compression (enabled or not); false
- * when the connection failed instead (out of memory for the inflater). */
-bool wsc_open(ws_conn *c, const char *protocol, size_t len, const pmd_params *pmd);
+/* HANDSHAKE -> OPEN with the validated response (subprotocol, headers: reported to the
+ * binding) and the negotiated compression (enabled or not); false when the connection failed
+ * instead (out of memory for the inflater). */
+bool wsc_open(ws_conn *c, const ws_response *resp, const pmd_params *pmd);
 void wsc_frames_feed(ws_conn *c, const uint8_t *p, size_t n);
 void wsc_tls_pump(ws_conn *c);           /* wss: plaintext out of the engine to hs/frames */
 void wsc_post_fail(ws_conn *c, int stage, bool timeout, bool retryable, int status,
@@ -131,6 +139,7 @@ void wsc_post_fail(ws_conn *c, int stage, bool timeout, bool retryable, int stat
 /* ws_dial.c, for ws_conn.c */
 void wsd_start(ws_conn *c);              /* RESOLVE: numeric host or DNS lookup, then connect */
 void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n); /* response bytes in HANDSHAKE */
+void wsd_proxy_feed(ws_conn *c, const uint8_t *p, size_t n); /* the proxy's answer, PROXY */
 void wsd_tls_step(ws_conn *c);           /* TLS: drives the handshake after each feed */
 void wsd_tls_fail(ws_conn *c);           /* the engine failed before OPEN: WSE_FAIL, stage tls */
 void wsd_free(ws_conn *c);               /* c->dial and what it holds */

@@ -3,6 +3,9 @@
  * resolver's order until one answers, for wss:// the TLS handshake (net/tls.h, its bytes
  * through the same socket ops as everything else), then the HTTP/1.1 upgrade
  * (net/ws_handshake.h) with the permessage-deflate offer and its negotiation (net/deflate.h).
+ * Through an HTTP proxy (net/ws_proxy.h) the proxy's name is resolved and connected instead,
+ * a CONNECT request opens a tunnel to the server (stage "proxy"), and TLS and the upgrade run
+ * inside it; the server's name is never resolved here.
  * One deadline, the connection's dial_deadline, covers all of it; on expiry the error names
  * the stage that was running. Failures before OPEN end the connection with WSE_FAIL: DNS and
  * TCP failures are retryable, and so are handshake failures (a server may answer 503 now and
@@ -23,11 +26,13 @@
 #include "net/dns.h"
 #include "net/tls.h"
 #include "net/ws_conn.h"
+#include "net/ws_proxy.h"
 
 int wsd_stage(const ws_conn *c) {
   switch (c->state) {
-  case C_RESOLVE: return WS_STAGE_DNS;
+  case C_WAIT: case C_RESOLVE: return WS_STAGE_DNS;
   case C_CONNECT: return WS_STAGE_TCP;
+  case C_PROXY: return WS_STAGE_PROXY;
   case C_TLS: return WS_STAGE_TLS;
   default: return WS_STAGE_HANDSHAKE;
   }
@@ -118,11 +123,12 @@ static void dial_next(ws_conn *c) {
     }
     close_fd(c);
   }
+  const char *what = c->dial->opts->use_proxy ? "connect to proxy" : "connect";
   if (c->dial->tried > 1)
-    fail(c, WS_STAGE_TCP, true, "connect %s: %s (%d addresses tried)", c->dial->addr, c->dial->err,
-         c->dial->tried);
+    fail(c, WS_STAGE_TCP, true, "%s %s: %s (%d addresses tried)", what, c->dial->addr,
+         c->dial->err, c->dial->tried);
   else
-    fail(c, WS_STAGE_TCP, true, "connect %s: %s", c->dial->addr, c->dial->err);
+    fail(c, WS_STAGE_TCP, true, "%s %s: %s", what, c->dial->addr, c->dial->err);
 }
 
 static void on_connect(nb_op *op, int32_t res, uint32_t flags) {
@@ -147,10 +153,75 @@ static void on_connect(nb_op *op, int32_t res, uint32_t flags) {
 /* ---- TLS ---- */
 
 static void upgrade(ws_conn *c);
+static void tunnel_open(ws_conn *c);
+
+/* Queues a request that is not a frame (CONNECT, the upgrade). */
+static bool queue_raw(ws_conn *c, wbuf *b) {
+  ws_chunk *ch = calloc(1, sizeof *ch + b->len);
+  if (!ch) return false;
+  memcpy(ch->data, b->data, b->len);
+  ch->len = b->len;
+  ch->raw = true;
+  wsc_queue(c, ch);
+  return true;
+}
 
 static void connected(ws_conn *c) {
   freeaddrinfo(c->dial->ai);
   c->dial->ai = c->dial->ai_next = NULL;
+  ws_connect_opts *o = c->dial->opts;
+  if (o->use_proxy) { /* the tunnel first: CONNECT host:port */
+    c->state = C_PROXY;
+    wbuf b = WBUF_INIT;
+    ws_proxy_request(&b, &o->url, &o->proxy);
+    bool ok = queue_raw(c, &b);
+    explicit_bzero(b.data, b.len); /* Proxy-Authorization */
+    wbuf_free(&b);
+    if (!ok) {
+      fail(c, WS_STAGE_PROXY, true, "out of memory");
+      return;
+    }
+    wbuf_reserve(&c->dial->hs, WS_PROXY_HEAD_MAX);
+    wsc_read_arm(c);
+    return;
+  }
+  tunnel_open(c);
+}
+
+/* The answer to CONNECT, as it arrives. */
+void wsd_proxy_feed(ws_conn *c, const uint8_t *p, size_t n) {
+  ws_dial *d = c->dial;
+  size_t room = WS_PROXY_HEAD_MAX + 1 - d->hs.len, take = n < room ? n : room;
+  wbuf_append(&d->hs, p, take);
+  ws_proxy_response r;
+  int rc = ws_proxy_response_parse(&r, d->hs.data, d->hs.len, d->opts->proxy.normalized);
+  if (rc == WS_PROXY_NEED_MORE) return;
+  if (rc != WS_PROXY_OPEN) {
+    wsc_post_fail(c, WS_STAGE_PROXY, false, r.retryable, r.status, r.error, NULL, 0);
+    wsc_kill(c);
+    return;
+  }
+  /* the tunnel is open: whatever followed the head is the server's (it should say nothing
+   * before our first flight, but it is not dropped) */
+  wbuf rest = WBUF_INIT;
+  if (d->hs.len > r.head_len) wbuf_append(&rest, d->hs.data + r.head_len, d->hs.len - r.head_len);
+  if (take < n) wbuf_append(&rest, p + take, n - take);
+  wbuf_reset(&d->hs);
+  tunnel_open(c);
+  if (rest.len && c->state != C_DONE) {
+    if (c->tls) {
+      tls_feed_ciphertext(c->tls, rest.data, rest.len);
+      if (c->state == C_TLS) wsd_tls_step(c);
+      if (c->state >= C_HANDSHAKE && c->state != C_DONE) wsc_tls_pump(c);
+    } else if (c->state == C_HANDSHAKE) {
+      wsd_hs_feed(c, (const uint8_t *)rest.data, rest.len);
+    }
+  }
+  wbuf_free(&rest);
+}
+
+/* TCP to the server (or a tunnel to it) is there: TLS for wss, else the upgrade. */
+static void tunnel_open(ws_conn *c) {
   ws_connect_opts *o = c->dial->opts;
   if (!o->url.tls) {
     upgrade(c);
@@ -222,20 +293,20 @@ static void upgrade(ws_conn *c) {
     fail(c, WS_STAGE_HANDSHAKE, false, "cannot build the upgrade request: %s", err);
     return;
   }
-  ws_chunk *ch = calloc(1, sizeof *ch + b.len);
   c->dial->resp = calloc(1, sizeof *c->dial->resp);
-  if (!ch || !c->dial->resp) {
-    free(ch);
+  if (!c->dial->resp) {
     wbuf_free(&b);
     fail(c, WS_STAGE_HANDSHAKE, true, "out of memory");
     return;
   }
-  memcpy(ch->data, b.data, b.len);
-  ch->len = b.len;
-  wbuf_free(&b);
   ws_response_init(c->dial->resp, key, o->protocols, o->nprotocols, offer != NULL);
   wbuf_reserve(&c->dial->hs, WS_HS_MAX_BYTES); /* never grows: the response points into it */
-  wsc_queue(c, ch);
+  bool ok = queue_raw(c, &b);
+  wbuf_free(&b);
+  if (!ok) {
+    fail(c, WS_STAGE_HANDSHAKE, true, "out of memory");
+    return;
+  }
   wsc_read_arm(c);
 }
 
@@ -275,10 +346,8 @@ void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n) {
   /* open: frames may already follow the head, in hs and in the rest of p */
   wbuf rest = c->dial->hs;
   c->dial->hs = (wbuf)WBUF_INIT;
-  const ws_str *proto = &c->dial->resp->protocol;
   /* wsc_open frees resp, which points into rest */
-  if (wsc_open(c, proto->ptr, proto->ptr ? proto->len : 0, &pmd) && c->state == C_OPEN &&
-      rest.len > head)
+  if (wsc_open(c, c->dial->resp, &pmd) && c->state == C_OPEN && rest.len > head)
     wsc_frames_feed(c, (const uint8_t *)rest.data + head, rest.len - head);
   wbuf_free(&rest);
   if (c->state == C_OPEN && take < n) wsc_frames_feed(c, p + take, n - take);
@@ -288,7 +357,9 @@ void wsd_hs_feed(ws_conn *c, const uint8_t *p, size_t n) {
 
 static void resolved(ws_conn *c, struct addrinfo *ai, const char *err) {
   if (err) {
-    fail(c, WS_STAGE_DNS, true, "lookup %s: %s", c->dial->opts->url.host, err);
+    ws_connect_opts *o = c->dial->opts;
+    fail(c, WS_STAGE_DNS, true, "lookup %s%s: %s", o->use_proxy ? "of proxy " : "",
+         o->use_proxy ? o->proxy.host : o->url.host, err);
     return;
   }
   c->dial->ai = c->dial->ai_next = ai;
@@ -307,7 +378,7 @@ static void on_dns(uint64_t owner, struct addrinfo *ai, const char *err) {
 }
 
 void wsd_start(ws_conn *c) {
-  url_parts *u = &c->dial->opts->url;
+  url_parts *u = c->dial->opts->use_proxy ? &c->dial->opts->proxy : &c->dial->opts->url;
   if (u->host_kind == URL_HOST_NAME) {
     if (dns_resolve(u->host, u->port, c->idn.id, on_dns) < 0)
       fail(c, WS_STAGE_DNS, true, "lookup %s: cannot start a resolver thread", u->host);

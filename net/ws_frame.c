@@ -155,6 +155,7 @@ static int control_event(ws_parser *p, ws_event *ev) {
  * mean "no event yet, keep parsing". */
 static int begin_frame(ws_parser *p, ws_event *ev) {
   uint64_t len = header_length(p);
+  p->frames++;
   p->remaining = len;
   if (is_control(p->opcode)) {
     p->ctl_len = 0;

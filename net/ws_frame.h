@@ -89,6 +89,7 @@ typedef struct ws_parser {
   /* a control frame being buffered */
   uint8_t ctl_len;
   uint8_t ctl[WS_MAX_CONTROL_PAYLOAD];
+  uint64_t frames;    /* frame headers parsed so far (statistics) */
   /* sticky error */
   int err_code;
   const char *err_reason;

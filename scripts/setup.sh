@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   liblua5.4-dev liburing-dev libwolfssl-dev zlib1g-dev libjansson-dev libfyaml-dev
-  python3 python3-websockets python3-prometheus-client nginx-light openssl ca-certificates
+  python3 python3-websockets python3-prometheus-client nginx-light tinyproxy openssl ca-certificates
 )
 # Node.js and npm (peers of the WebSocket tests): Debian's packages unless the machine already
 # has a node/npm of its own (a newer install conflicts with Debian's npm package).

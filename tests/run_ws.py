@@ -23,6 +23,11 @@ args, workers, timeout) plus:
                                            records close_notify), {ngx}, {ngxmtls} (nginx
                                            terminating TLS in front of {py}); {certs}: the
                                            directory of tests/certs/gen.sh's files)
+                                           proxies (tinyproxy): {proxy} (open), {proxyauth}
+                                           (BasicAuth alice / s3cret), {proxydeny} (CONNECT
+                                           allowed to port 443 only: 403 for the peers)
+    -- env: NAME=VALUE ...                 environment of the wisp process (same substitutions;
+                                           the driver's own proxy variables are removed)
     -- measure: fd=2 rss_kb=8192          the script prints "@@measure <label>" lines and then
                                            sleeps; the driver reads /proc/<pid>/fd and VmRSS at
                                            each, and fails the test when the last reading exceeds
@@ -47,7 +52,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_PY = "/usr/bin/python3"  # the pyenv python3 on PATH lacks python3-websockets
 BACKENDS = [("default", None), ("epoll", "epoll")]
-HEADER = re.compile(r"--\s*(expect-exit|expect-stderr|expect-stdout|args|workers|timeout|measure):\s*(.*)$")
+HEADER = re.compile(r"--\s*(expect-exit|expect-stderr|expect-stdout|args|workers|timeout|measure|env):\s*(.*)$")
+# Proxy variables of the driver's own environment never reach a test (a developer's proxy
+# would reroute every connection); a test sets its own with "-- env:".
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
+              "all_proxy", "ALL_PROXY")
 
 
 class Peer:
@@ -202,9 +211,29 @@ def nginx_peer(logdir, certs, py_port):
                 ports=ports)
 
 
+TINYPROXY_CONF = """Port {port}
+Listen 127.0.0.1
+Timeout 30
+MaxClients 200
+Allow 127.0.0.1
+LogLevel Info
+{extra}
+"""
+
+
+def tinyproxy_peer(logdir, name, extra=""):
+    """tinyproxy (Debian's package) in the foreground on a free loopback port, configured by
+    `extra` lines (BasicAuth, ConnectPort)."""
+    port = free_port()
+    conf = os.path.join(logdir, f"{name}.conf")
+    with open(conf, "w") as f:
+        f.write(TINYPROXY_CONF.format(port=port, extra=extra))
+    return Peer(name, ["tinyproxy", "-d", "-c", conf], logdir, ports={name: port})
+
+
 def parse_header(path):
     exp = {"exit": 0, "stderr": [], "stdout": [], "args": [], "workers": None, "timeout": 120,
-           "measure": None}
+           "measure": None, "env": []}
     with open(path, encoding="utf-8") as f:
         for line in f:
             m = HEADER.match(line.rstrip("\n"))
@@ -219,6 +248,7 @@ def parse_header(path):
             elif key == "args": exp["args"] = val.split()
             elif key == "workers": exp["workers"] = val.strip()
             elif key == "timeout": exp["timeout"] = int(val)
+            elif key == "env": exp["env"] += val.split()
             elif key == "measure":
                 exp["measure"] = {k: int(v) for k, v in (kv.split("=") for kv in val.split())}
     return exp
@@ -282,9 +312,14 @@ class Runner:
                 print("     | " + line)
             sys.stdout.flush()
 
-    def env(self, backend, extra_asan=""):
+    def env(self, backend, extra_asan="", extra_env=()):
         env = dict(os.environ)
         env.pop("WISP_IO_BACKEND", None)
+        for v in PROXY_VARS:
+            env.pop(v, None)
+        for kv in extra_env:
+            k, _, v = kv.partition("=")
+            env[k] = v
         if backend:
             env["WISP_IO_BACKEND"] = backend
         if extra_asan:
@@ -307,7 +342,8 @@ class Runner:
         # ASan's quarantine holds freed memory back on purpose; a small one keeps RSS honest.
         extra = "quarantine_size_mb=1:thread_local_quarantine_size_kb=64" if exp["measure"] else ""
         t0 = time.monotonic()
-        code, out, err = run_wisp(cmd, self.env(backend, extra), exp["timeout"], on_line if exp["measure"] else None)
+        env = self.env(backend, extra, [kv.format(**self.subst) for kv in exp["env"]])
+        code, out, err = run_wisp(cmd, env, exp["timeout"], on_line if exp["measure"] else None)
         dt = time.monotonic() - t0
         problems = []
         if code != exp["exit"]:
@@ -476,6 +512,8 @@ def main():
             missing.append("openssl")
         if not shutil.which("nginx"):
             missing.append("nginx (nginx-light)")
+        if not shutil.which("tinyproxy"):
+            missing.append("tinyproxy")
         if missing:
             runner.report("peers", False, 0, ["missing: " + ", ".join(missing) + " — run scripts/setup.sh"])
             return finish(runner)
@@ -489,11 +527,15 @@ def main():
                 runner.report(f"peer {p.name}", False, 0, [f"did not print READY: {' '.join(p.cmd)}"], "\n".join(p.log_tail()))
                 return finish(runner)
         ngx = nginx_peer(logdir, certs, peers[0].port)
-        peers.append(ngx)
-        if not ngx.start():
-            runner.report("peer nginx", False, 0, [f"did not listen: {' '.join(ngx.cmd)}"],
-                          "\n".join(ngx.log_tail()))
-            return finish(runner)
+        proxies = [tinyproxy_peer(logdir, "proxy"),
+                   tinyproxy_peer(logdir, "proxyauth", "BasicAuth alice s3cret"),
+                   tinyproxy_peer(logdir, "proxydeny", "ConnectPort 443")]
+        for p in [ngx] + proxies:
+            peers.append(p)
+            if not p.start():
+                runner.report(f"peer {p.name}", False, 0, [f"did not listen: {' '.join(p.cmd)}"],
+                              "\n".join(p.log_tail()))
+                return finish(runner)
         refused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         silent.bind(("127.0.0.1", 0))   # listening, never accepting: the kernel completes the TCP
         silent.listen(64)               # handshake and nothing is ever said (a stalled TLS peer)
@@ -508,7 +550,7 @@ def main():
 
         t0 = time.monotonic()
         chk = subprocess.run([PEER_PY, "tests/ws/peers/check_peers.py", subst["py"], subst["node"], subst["raw"],
-                              subst["pytls"], subst["pymtls"], certs],
+                              subst["pytls"], subst["pymtls"], certs, subst["rawtls"], subst["ngx"]],
                              cwd=ROOT, capture_output=True, timeout=300)
         out = chk.stdout.decode(errors="replace") + chk.stderr.decode(errors="replace")
         runner.report("peers (independent client: tests/ws/peers/check_peers.py)", chk.returncode == 0,

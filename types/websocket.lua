@@ -2,7 +2,8 @@
 -- types/websocket.lua — `require("websocket")`: the WebSocket client (seed/websocket.md,
 -- SPEC.md "websocket", docs/api/websocket.md).
 
----A received message (what the client's channel delivers).
+---A received message (what the client's channel delivers; with `reconnect = {notify = true}`
+---also `websocket.Notice` values).
 ---@class websocket.Message
 ---@field type '"text"'|'"binary"' `websocket.TYPE_TEXT` or `websocket.TYPE_BINARY`
 ---@field data string the payload
@@ -14,6 +15,45 @@
 ---@field key_file? string the client certificate's key (PEM); needs `cert_file`
 ---@field server_name? string name to verify and send as SNI (default: the URL's host)
 ---@field insecure? boolean skip certificate verification (logged as a warning)
+
+---Reconnecting after a dropped connection (`reconnect` option). Durations: a number is
+---milliseconds, a string is Go syntax.
+---@class websocket.ReconnectOptions
+---@field initial_delay? integer|string the first attempt's back-off (default 500 ms)
+---@field max_delay? integer|string the longest back-off (default 30 s; not below initial_delay)
+---@field factor? number back-off growth per attempt, 1 to 1000 (default 2)
+---@field jitter? number 0 to 1: each delay is scaled by a random factor in [1 - jitter, 1 + jitter] (default 0.2)
+---@field max_attempts? integer failed attempts in a row before giving up, 0 = no limit (default 0)
+---@field notify? boolean put "disconnected", "reconnecting" and "reconnected" notices on the channel (default false)
+
+---A notice on the channel of a client with `reconnect = {notify = true}` (next to messages).
+---@class websocket.Notice
+---@field type '"disconnected"'|'"reconnecting"'|'"reconnected"'
+---@field code? integer disconnected: the close code of the connection that ended
+---@field reason? string disconnected: its close reason
+---@field message? string disconnected: what happened
+---@field attempt? integer reconnecting, reconnected: the attempt's number (1, 2, ...)
+---@field delay? integer reconnecting: milliseconds before this attempt
+---@field error? Error reconnecting: why the previous attempt failed (nil for the first)
+
+---The server's answer to the upgrade request (`client:response()`).
+---@class websocket.Response
+---@field status integer 101
+---@field headers table<string, string> lower-case names; repeated headers joined with ", "
+
+---Traffic counters of a client, over all its connections (`client:stats()`).
+---@class websocket.Stats
+---@field bytes_in integer socket bytes read (upgrade, proxy CONNECT, TLS records, frames)
+---@field bytes_out integer socket bytes written
+---@field messages_in integer data messages received
+---@field messages_out integer data messages sent
+---@field frames_in integer frames received (fragments and control frames included)
+---@field frames_out integer frames sent
+---@field pings_sent integer pings written (ping() and the keepalive)
+---@field last_rtt_ms? number last ping to its pong, in milliseconds; nil before a pong
+---@field connected_for? number seconds since the current connection opened; nil when not connected
+---@field compression_ratio? number message bytes before / after permessage-deflate, both ways; nil when uncompressed
+---@field reconnects integer connections opened by `reconnect`
 
 ---Options of `websocket.connect`. Durations: a number is **milliseconds**, a string is Go
 ---syntax ("5s"). An unknown key or an out-of-range value is `nil, err` (INVALID).
@@ -30,6 +70,10 @@
 ---@field tls? websocket.TlsOptions
 ---@field ping_interval? integer|string send a ping when idle this long (default 0: off)
 ---@field ping_timeout? integer|string close with 1011 when no pong comes within it (default 20 s)
+---@field proxy? string|false "http://[user:password@]host:port" to tunnel through; false: never a proxy (default: https_proxy / http_proxy / no_proxy from the environment)
+---@field follow_redirects? integer follow up to this many 301/302/303/307/308 answers, 0 to 10 (default 0)
+---@field reconnect? boolean|websocket.ReconnectOptions dial again after the connection drops (default off)
+---@field on_open? fun(client: websocket.Client) runs in a new task after every (re)connect
 
 ---A WebSocket connection (userdata). Closed with 1001 when the actor ends or when it is no
 ---longer reachable.
@@ -79,10 +123,21 @@ function Client:close(code, reason) end
 function Client:protocol() end
 
 ---After the connection ended: the close code and reason (1006 and "" when no close frame
----came). Before that: nil.
+---came). Before that, and while reconnecting: nil. When `reconnect` gave up: 1006, the last
+---failure's message and its Error.
 ---@return integer|nil code
 ---@return string|nil reason
+---@return Error|nil err
 function Client:close_status() end
+
+---The server's answer to the upgrade request (the latest one after a reconnect), a new table
+---every call; nil when no connection has opened.
+---@return websocket.Response|nil
+function Client:response() end
+
+---Traffic counters over all the client's connections.
+---@return websocket.Stats
+function Client:stats() end
 
 ---@class websocketlib
 local websocket = {}

@@ -549,6 +549,152 @@ static void test_compression(void) {
   (void)id;
 }
 
+/* Reconnect support: the back-off wait before dialing, the initial read credits, the 101's
+ * status and headers in WSE_OPEN, the shared statistics, the BY_PEER flag of a server's close. */
+static void test_redial_support(void) {
+  uint16_t port;
+  int ls = listen_on(&port);
+  ws_connect_opts *o = opts_for(port, "/");
+  o->channel_capacity = 4;
+  o->initial_credits = 1;
+  o->start_delay_ns = 150000000;
+  ws_stats *st = ws_stats_new();
+  ws_stats_retain(st);
+  o->stats = st;
+  int64_t t0 = clock_mono_ns();
+  uint64_t id = ws_net_connect(&mb, 7, o);
+  int peer = accept_peer(ls);
+  CHECK(clock_mono_ns() - t0 >= 140000000); /* not dialed before the back-off */
+  upgrade(peer, NULL);
+  mbox_entry *e = expect(WSE_OPEN, 2000);
+  if (e) {
+    ws_open_event oe;
+    memcpy(&oe, e->data, sizeof oe);
+    CHECK_EQ(oe.status, 101);
+    const char *h = e->data + sizeof oe + oe.protocol_len;
+    CHECK_EQ(sizeof oe + oe.protocol_len + oe.headers_len, e->len);
+    CHECK(memmem(h, oe.headers_len, "Upgrade\0websocket\0", 18) != NULL);
+    CHECK(memmem(h, oe.headers_len, "Sec-WebSocket-Accept\0", 21) != NULL);
+    mbox_entry_free(e);
+  }
+  send_frame(peer, WS_OP_TEXT, "one", 3);
+  send_frame(peer, WS_OP_TEXT, "two", 3);
+  e = expect(WSE_MESSAGE, 2000);
+  if (e) mbox_entry_free(e);
+  CHECK(next_event(150) == NULL); /* one credit: the second message waits */
+  ws_net_credit(id, 1);
+  e = expect(WSE_MESSAGE, 2000);
+  if (e) {
+    CHECK(e->len == 4 && memcmp(e->data + 1, "two", 3) == 0);
+    mbox_entry_free(e);
+  }
+  ws_net_credit(id, 2); /* out of credit, the close frame would wait too */
+  send_frame(peer, WS_OP_CLOSE, "\x03\xe8", 2); /* 1000 from the server */
+  e = expect(WSE_CLOSED, 2000);
+  if (e) {
+    ws_closed_event ce;
+    memcpy(&ce, e->data, sizeof ce);
+    CHECK_EQ(ce.code, 1000);
+    CHECK(ce.flags & WS_CLOSED_BY_PEER);
+    mbox_entry_free(e);
+  }
+  uint8_t buf[256];
+  size_t len;
+  CHECK_EQ(read_frame(peer, buf, sizeof buf, &len), WS_OP_CLOSE);
+  close(peer);
+  close(ls);
+  check_quiet();
+  CHECK_EQ(atomic_load(&st->messages_in), 2);
+  CHECK_EQ(atomic_load(&st->frames_in), 3);
+  CHECK_EQ(atomic_load(&st->frames_out), 1); /* the close echo */
+  CHECK(atomic_load(&st->bytes_in) > 100 && atomic_load(&st->bytes_out) > 100);
+  CHECK_EQ(atomic_load(&st->refs), 1); /* the connection let its reference go */
+  ws_stats_release(st);
+}
+
+/* A fake HTTP proxy: reads the CONNECT request into req, answers with answer. */
+static void proxy_answer(int c, char *req, size_t cap, const char *answer) {
+  size_t n = 0;
+  while (n < cap - 1) {
+    ssize_t r = recv(c, req + n, cap - 1 - n, 0);
+    if (r <= 0) break;
+    n += (size_t)r;
+    req[n] = 0;
+    if (strstr(req, "\r\n\r\n")) break;
+  }
+  send(c, answer, strlen(answer), MSG_NOSIGNAL);
+}
+
+static ws_connect_opts *proxied(uint16_t proxy_port, const char *cred) {
+  ws_connect_opts *o = ws_connect_opts_new();
+  char url[128], err[URL_ERR_MAX];
+  const char *target = "ws://server.invalid:9000/chat"; /* never resolved here: the proxy does */
+  if (url_parse(&o->url, target, strlen(target), 0, err, sizeof err) < 0) abort();
+  snprintf(url, sizeof url, "http://%s127.0.0.1:%u", cred, (unsigned)proxy_port);
+  if (url_parse(&o->proxy, url, strlen(url), URL_PROXY, err, sizeof err) < 0) abort();
+  o->use_proxy = true;
+  return o;
+}
+
+static void test_proxy(void) {
+  uint16_t port;
+  int ls = listen_on(&port);
+  char req[2048];
+  /* the tunnel opens; the upgrade goes through it */
+  uint64_t id = ws_net_connect(&mb, 7, proxied(port, "alice:s3cret@"));
+  int peer = accept_peer(ls);
+  proxy_answer(peer, req, sizeof req, "HTTP/1.1 200 Connection established\r\n\r\n");
+  const char *want = "CONNECT server.invalid:9000 HTTP/1.1\r\nHost: server.invalid:9000\r\n";
+  CHECK(strncmp(req, want, strlen(want)) == 0);
+  CHECK(strstr(req, "Proxy-Authorization: Basic YWxpY2U6czNjcmV0\r\n") != NULL);
+  upgrade(peer, NULL);
+  CHECK(strncmp(last_request, "GET /chat HTTP/1.1\r\n", 20) == 0);
+  CHECK(strstr(last_request, "Host: server.invalid:9000\r\n") != NULL);
+  CHECK(strstr(last_request, "Proxy-Authorization") == NULL);
+  mbox_entry *e = expect(WSE_OPEN, 2000);
+  if (e) mbox_entry_free(e);
+  ws_net_close(id, 1000, "", 0);
+  uint8_t buf[256];
+  size_t len;
+  CHECK_EQ(read_frame(peer, buf, sizeof buf, &len), WS_OP_CLOSE);
+  send_frame(peer, WS_OP_CLOSE, "\x03\xe8", 2);
+  e = expect(WSE_CLOSED, 2000);
+  if (e) mbox_entry_free(e);
+  close(peer);
+  /* refused: stage proxy, the status, not retryable */
+  ws_net_connect(&mb, 7, proxied(port, ""));
+  peer = accept_peer(ls);
+  proxy_answer(peer, req, sizeof req, "HTTP/1.1 407 Proxy Authentication Required\r\n"
+               "Proxy-Authenticate: Basic realm=\"test\"\r\n\r\n");
+  CHECK(strstr(req, "Proxy-Authorization") == NULL);
+  e = expect(WSE_FAIL, 2000);
+  if (e) {
+    ws_fail_event f;
+    memcpy(&f, e->data, sizeof f);
+    CHECK_EQ(f.stage, WS_STAGE_PROXY);
+    CHECK_EQ(f.status, 407);
+    CHECK(!f.retryable);
+    CHECK(memmem(e->data + sizeof f, f.msg_len, "realm=\"test\"", 12) != NULL);
+    mbox_entry_free(e);
+  }
+  close(peer);
+  /* the proxy hangs up before answering */
+  ws_net_connect(&mb, 7, proxied(port, ""));
+  peer = accept_peer(ls);
+  proxy_answer(peer, req, sizeof req, "");
+  close(peer);
+  e = expect(WSE_FAIL, 2000);
+  if (e) {
+    ws_fail_event f;
+    memcpy(&f, e->data, sizeof f);
+    CHECK_EQ(f.stage, WS_STAGE_PROXY);
+    CHECK(f.retryable);
+    mbox_entry_free(e);
+  }
+  close(ls);
+  check_quiet();
+}
+
 static void run_all(const char *backend) {
   setenv("WISP_IO_BACKEND", backend, 1);
   if (net_start() != 0) {
@@ -564,6 +710,8 @@ static void run_all(const char *backend) {
   test_abort();
   test_keepalive();
   test_compression();
+  test_redial_support();
+  test_proxy();
   net_stop();
 }
 

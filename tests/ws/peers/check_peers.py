@@ -2,7 +2,7 @@
 """tests/ws/peers/check_peers.py — checks the test peers with an independent client
 (Debian's python3-websockets), so a failing Wisp test points at Wisp and not at a peer.
 
-    /usr/bin/python3 tests/ws/peers/check_peers.py PY NODE RAW PYTLS PYMTLS CERT_DIR
+    /usr/bin/python3 tests/ws/peers/check_peers.py PY NODE RAW PYTLS PYMTLS CERT_DIR [RAWTLS NGX]
     (addresses are host:port); prints one line per check and exits 1 if any failed.
 
 For the raw server's violations it also checks that an independent client fails with the same
@@ -18,6 +18,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 
 PY, NODE, RAW, PYTLS, PYMTLS, CERTS = sys.argv[1:7]
+RAWTLS, NGX = (sys.argv[7:9] + [None, None])[:2]
 results = []
 
 
@@ -168,9 +169,40 @@ async def tls_checks():
         check("pymtls echo with a client certificate", await ws.recv() == "mutual")
 
 
+async def pmd_checks():
+    """The raw server's zlib permessage-deflate peer, the TLS relay and nginx, seen by websockets."""
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    answer = "permessage-deflate%3B%20server_max_window_bits%3D10%3B%20client_max_window_bits%3D10"
+    ext = [ClientPerMessageDeflateFactory(client_max_window_bits=10, server_max_window_bits=10)]
+    async with websockets.connect(f"ws://{RAW}/pmd?id=chk-pmd&answer={answer}&frag=300&ping=1",
+                                  extensions=ext, compression=None) as ws:
+        msgs = ["x" * 5000, "compress me " * 400, "tiny"]
+        for m in msgs:
+            await ws.send(m)
+        got = [await ws.recv() for _ in msgs]
+        check("raw pmd echo (10-bit windows, fragmented, ping between)", got == msgs and
+              ws.extensions and ws.extensions[0].name == "permessage-deflate", [len(g) for g in got])
+    r = await report("chk-pmd")
+    c = r["connections"][0]
+    check("raw pmd report", not c["violations"] and all(m["compressed"] for m in c["messages"]), c["violations"])
+    ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.pem")
+    if RAWTLS:
+        async with websockets.connect(f"wss://localhost:{RAWTLS.split(':')[1]}/record?id=chk-tls", ssl=ctx) as ws:
+            await ws.send("relayed")
+            check("rawtls relay echo", await ws.recv() == "relayed")
+        r = await report("chk-tls")
+        check("rawtls report", r["connections"] and r["connections"][0]["close"] is not None, r)
+    if NGX:
+        async with websockets.connect(f"wss://localhost:{NGX.split(':')[1]}/extensions", ssl=ctx) as ws:
+            m = json.loads(await ws.recv())
+            check("nginx in front of py: permessage-deflate passes through",
+                  m["extensions"] and m["extensions"][0]["name"] == "permessage-deflate", m)
+
+
 async def main():
     for name, coro in [("py", echo_checks(PY, "py")), ("py", py_checks()),
-                       ("node", echo_checks(NODE, "node")), ("raw", raw_checks()), ("tls", tls_checks())]:
+                       ("node", echo_checks(NODE, "node")), ("raw", raw_checks()), ("tls", tls_checks()),
+                       ("pmd", pmd_checks())]:
         try:
             await asyncio.wait_for(coro, timeout=120)
         except Exception as e:

@@ -10,8 +10,10 @@ send exactly one protocol violation per path and record exactly what the client 
 Paths (query parameters in brackets; `id` names the connection's record, see /report):
 
   normal peer
-    /record[id, nopong, echo=1]   echoes data messages, answers pings (unless nopong=1), records
-                                  every client frame and the client's close frame
+    /record[id, nopong, echo=1, hdr]
+                                  echoes data messages, answers pings (unless nopong=1), records
+                                  every client frame and the client's close frame; hdr=A:1|B:2
+                                  adds those header lines to the 101
     /tick[id, ms=100, n=10]       sends "tick <i>" every ms milliseconds, n times, then serves
     /noread[id, secs=20]          completes the handshake, then never reads the socket
     /report[id, wait=5000, count=1]
@@ -64,6 +66,23 @@ Paths (query parameters in brackets; `id` names the connection's record, see /re
   waits for N such TLS records and returns them as "tls". The relay sends its own close_notify
   when the plain side ends and then waits up to 5 s for the client's.
 
+  sessions over several connections (reconnecting clients)
+    /session[id, plan=ok, ms=200]
+                        the n-th connection with this id (n counts from 1) follows item n of
+                        the comma-separated plan (the last item repeats): ok (101, "hello <n>",
+                        then like /record), eof / rst (101, "hello <n>", echo for ms, then the
+                        TCP connection ends without a close frame: FIN / RST), mute (101,
+                        "hello <n>", echo and answer pings for ms, then read and record frames
+                        without answering anything, for up to 30 s), close<code> (101,
+                        "hello <n>", after ms a close frame with that code), 503 / 404 (that
+                        status instead of 101), hs-eof (the connection ends before any answer),
+                        redirect-loop (302 to /redir?loop=1)
+
+  redirects (/redir[id, code=302, n=0, to=/record, rel, loop]): answers `code` with a
+  Location: while n > 0 to /redir with n - 1 (the same parameters otherwise), then to `to` (a
+  path on this server, or a whole URL); rel=1 writes paths without scheme and authority,
+  loop=1 always points back to the same URL. Every hop with an id is recorded.
+
   broken handshakes (/hs/<name>[id, to]); the server then holds the socket open
     bad-accept no-accept no-upgrade wrong-upgrade no-connection status-200 status-404
     redirect[to] protocol-unoffered extension-unoffered extension-unknown garbage eof
@@ -76,6 +95,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import struct
 import sys
 import time
@@ -188,14 +208,19 @@ def parse_close(data):
     return None, ""
 
 
-async def serve_frames(reader, writer, rec, *, echo=True, pong=True, hold=30.0, close_sent=False):
-    """Reads client frames until its close frame, EOF or `hold` idle seconds.
+async def serve_frames(reader, writer, rec, *, echo=True, pong=True, hold=30.0, close_sent=False,
+                       until=None):
+    """Reads client frames until its close frame, EOF, `hold` idle seconds or the monotonic
+    time `until`.
     Echoes complete data messages (echo), answers pings (pong), answers a close frame with the
     same payload unless we already sent ours. Returns "close", "eof" or "timeout"."""
     msg_op, parts, compressed = None, [], False
     while True:
+        wait = hold if until is None else min(hold, until - time.monotonic())
+        if wait <= 0:
+            return "timeout"
         try:
-            fin, op, data, rsv = await asyncio.wait_for(read_frame(reader, rec), timeout=hold)
+            fin, op, data, rsv = await asyncio.wait_for(read_frame(reader, rec), timeout=wait)
         except asyncio.TimeoutError:
             return "timeout"
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -646,6 +671,81 @@ async def report(writer, q):
     await writer.drain()
 
 
+def redirect_location(path, q):
+    """The Location of a /redir hop."""
+    base = "" if q.get("rel") == "1" else f"ws://127.0.0.1:{PORT}"
+    if q.get("loop") == "1":
+        return base + path + "?" + urllib.parse.urlencode(q)
+    n = int(q.get("n", "0"))
+    if n > 0:
+        nq = dict(q)
+        nq["n"] = str(n - 1)
+        return base + path + "?" + urllib.parse.urlencode(nq)
+    to = q.get("to", "/record")
+    return to if "://" in to else base + to
+
+
+async def serve_session(reader, writer, rec, key, q):
+    """/session: one connection of a session; its number picks the item of the plan."""
+    plan = [x.strip() for x in q.get("plan", "ok").split(",") if x.strip()] or ["ok"]
+    n = len(records.get(q.get("id"), [])) or 1
+    item = plan[min(n, len(plan)) - 1]
+    rec["session"] = {"n": n, "item": item}
+    ms = int(q.get("ms", "200"))
+    if item in ("503", "404"):
+        text = "Service Unavailable" if item == "503" else "Not Found"
+        writer.write(response(f"HTTP/1.1 {item} {text}", [("Content-Length", "0")]))
+        await writer.drain()
+        await end_record(rec, "hs")
+        return
+    if item == "hs-eof":
+        await end_record(rec, "hs")
+        return
+    if item == "redirect-loop":
+        writer.write(response("HTTP/1.1 302 Found", [("Location", f"ws://127.0.0.1:{PORT}/redir?loop=1"),
+                                                     ("Content-Length", "0")]))
+        await writer.drain()
+        await end_record(rec, "hs")
+        return
+    writer.write(ok_101(key) + frame(1, f"hello {n}".encode()))
+    await writer.drain()
+    if item == "ok":
+        how = await serve_frames(reader, writer, rec)
+    elif item in ("eof", "rst"):
+        how = await serve_frames(reader, writer, rec, until=time.monotonic() + ms / 1000)
+        if how == "timeout":
+            how = item
+            if item == "rst":
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort() if item == "rst" else writer.close()
+    elif item == "mute":
+        how = await serve_frames(reader, writer, rec, until=time.monotonic() + ms / 1000)
+        if how == "timeout":
+            how = "mute"
+            deadline = time.monotonic() + 30
+            try:
+                while time.monotonic() < deadline:
+                    fin, op, data, rsv = await asyncio.wait_for(read_frame(reader, rec),
+                                                                timeout=deadline - time.monotonic())
+                    if op == 8:
+                        code, reason = parse_close(data)
+                        rec["close"] = {"code": code, "reason": reason, "len": len(data),
+                                        "after_ms": int((time.monotonic() - rec["t0"]) * 1000)}
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                pass
+    elif item.startswith("close") and item[5:].isdigit():
+        how = await serve_frames(reader, writer, rec, until=time.monotonic() + ms / 1000)
+        if how == "timeout":
+            writer.write(close_frame(int(item[5:]), b"session over"))
+            await writer.drain()
+            how = await serve_frames(reader, writer, rec, close_sent=True, hold=5)
+    else:
+        writer.write(close_frame(1011, f"unknown plan item {item}".encode()))
+        how = await serve_frames(reader, writer, rec, close_sent=True, hold=5)
+    await end_record(rec, how)
+
+
 async def handle(reader, writer):
     rec = None
     try:
@@ -679,6 +779,21 @@ async def handle(reader, writer):
             await end_record(rec, "hs")
             return
 
+        if path == "/redir":
+            code = int(q.get("code", "302"))
+            reason = {301: "Moved Permanently", 302: "Found", 303: "See Other",
+                      307: "Temporary Redirect", 308: "Permanent Redirect"}.get(code, "Redirect")
+            rec["location"] = redirect_location(path, q)
+            writer.write(response(f"HTTP/1.1 {code} {reason}",
+                                  [("Location", rec["location"]), ("Content-Length", "0")]))
+            await writer.drain()
+            await end_record(rec, "redirect")
+            return
+
+        if path == "/session":
+            await serve_session(reader, writer, rec, key, q)
+            return
+
         if path == "/pmd":
             await serve_pmd(reader, writer, rec, key, headers, q)
             await end_record(rec, rec["end"] or "close")
@@ -697,8 +812,9 @@ async def handle(reader, writer):
             ext = [("Sec-WebSocket-Extensions",
                     "permessage-deflate; client_no_context_takeover; server_no_context_takeover")]
             writer.write(ok_101(key, ext if rec["deflate"] else []))
-        else:
-            writer.write(ok_101(key))
+        else:  # hdr=Name:value|Name:value adds header lines to the 101
+            extra = [tuple(x.strip() for x in h.split(":", 1)) for h in q.get("hdr", "").split("|") if ":" in h]
+            writer.write(ok_101(key, extra))
         await writer.drain()
 
         if path == "/report":
