@@ -537,7 +537,7 @@ static int opt_reconnect(lua_State *L, int vi, ws_extra *x) {
     x->bo.jitter = j;
   }
   lua_settop(L, top);
-  lua_Integer v;
+  lua_Integer v = 0;
   if (lua_getfield(L, vi, "max_attempts") != LUA_TNIL) {
     if ((r = opt_int(L, top + 1, "reconnect.max_attempts", 0, 1000000, &v))) return r;
     x->max_attempts = (uint32_t)v;
